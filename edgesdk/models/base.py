@@ -1,0 +1,122 @@
+"""What every registered model declares and provides.
+
+A model declares its input/output tensors once, in a ``ModelSpec``; training, export, the
+runtime and benchmarks read only the spec. Models take the batches of
+``edgesdk.data.windows.WindowDataset`` (collated by ``edgesdk.models.base.collate``):
+
+    imu [B, T, 5, 9]   acc_world_mps2 (3) + R_world_sensor 6D (6) per slot; zeros where absent
+    mask [B, T, 5]     1 where the slot's device is present
+    head [B, T, 9]     head position (m) + R_world_head 6D
+    text_emb [B, D]    sentence embedding of the description; zeros where there is none
+    targets: R_world_joint_6d [B, T, 22, 6], R_local_6d, pos_m [B, T, 22, 3], root_vel_mps,
+             contact [B, T, 2]
+
+and predict at least ``R_world_joint_6d [B, T, 22, 6]`` and root-relative joint positions
+``pos_rel_m [B, T, 22, 3]`` (pelvis at the origin in every frame, world orientation kept).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from edgesdk.data.slots import SLOTS
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input or output tensor: name, shape (ints or symbolic names), dtype, units, meaning."""
+
+    name: str
+    shape: tuple[int | str, ...]
+    dtype: str = "float32"
+    units: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The contract of a model variant, read by export, runtime and benchmarks."""
+
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    fps: float = 30.0
+    window: int | None = None
+    slots: tuple[str, ...] = SLOTS
+    streaming: bool = False
+    state: tuple[TensorSpec, ...] = ()
+    notes: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def target_positions_rel(batch: dict[str, Any]) -> Tensor:
+    """Ground-truth joint positions relative to the pelvis, ``[B, T, 22, 3]``."""
+    pos: Tensor = batch["pos_m"]
+    return pos - pos[..., :1, :]
+
+
+class MotionModel(nn.Module, abc.ABC):
+    """Base class: a config, a spec, training stages, a loss per stage, and ``predict``."""
+
+    config: Any
+    spec: ModelSpec
+    stages: tuple[str, ...] = ("main",)
+
+    @abc.abstractmethod
+    def loss(self, batch: dict[str, Any], stage: str) -> tuple[Tensor, dict[str, float]]:
+        """Scalar loss for a training stage and a dict of logged figures."""
+
+    @abc.abstractmethod
+    def predict(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        """Inference on a batch: at least ``R_world_joint_6d`` and ``pos_rel_m``."""
+
+    def stage_parameters(self, stage: str) -> Sequence[nn.Parameter]:
+        """Parameters trained in a stage (default: all)."""
+        return list(self.parameters())
+
+    def example_inputs(self, batch_size: int = 1) -> tuple[Tensor, ...]:
+        """Random inputs shaped as ``spec.inputs``, for export and FLOP counting. Symbolic
+        dims: ``batch`` -> batch_size, ``time`` -> spec.window (or 1), ``k*time`` -> k times
+        that."""
+        g = torch.Generator().manual_seed(0)
+        time = self.spec.window or 1
+        out = []
+        for t in self.spec.inputs:
+            shape = [_resolve_dim(d, batch_size, time) for d in t.shape]
+            out.append(torch.randn(*shape, generator=g))
+        return tuple(out)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def _resolve_dim(dim: int | str, batch_size: int, time: int) -> int:
+    if isinstance(dim, int):
+        return dim
+    if dim == "batch":
+        return batch_size
+    if dim == "time":
+        return time
+    factor, sep, rest = dim.partition("*")
+    if sep and rest == "time" and factor.isdigit():
+        return int(factor) * time
+    raise ValueError(f"unknown symbolic dimension {dim!r} (use batch, time or k*time)")
+
+
+def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Stack tensors, keep strings as lists."""
+    out: dict[str, Any] = {}
+    for key, value in items[0].items():
+        if isinstance(value, Tensor):
+            out[key] = torch.stack([it[key] for it in items])
+        else:
+            out[key] = [it[key] for it in items]
+    return out

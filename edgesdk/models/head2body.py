@@ -1,0 +1,664 @@
+"""Head2Body (Tran et al., ICCV 2025): full-body pose from the head IMU alone.
+
+The paper's IMU branch, faithfully; its video branch (LVLM body-part segmentation of the
+egocentric camera) is left out, since no edgesdk device streams video.
+
+    head_imu_hr [B, 8T, 12] (240 Hz: acc_world_mps2, gyro_rads, R_world_sensor 6D)
+      -> IMU encoder: ConvFeatureExtractor (8x down to 30 Hz) + Conformer     [B, T, D]
+      -> VQ-Poser: transformer encoder over the features; the decoder writes one motion
+         token per 30 Hz frame, greedily, attending to the encoder (autoregressive)
+      -> pose VQ-VAE decoder -> pose in the head's heading frame
+      -> turned by the head's heading -> R_world_joint_6d [B, T, 22, 6], pos_rel_m [B, T, 22, 3]
+
+Tokens describe the pose relative to the *heading* (the rotation about world +Y) of the head
+IMU at the same frame: windows are yawed at random, and a 512-entry codebook spent on headings
+would have few entries left for poses. The heading is put back from the IMU's own orientation,
+which is measured, so nothing is lost.
+
+Stages (``Head2Body.stages``): ``pretrain`` (BEST-RQ masked prediction on the IMU encoder;
+dropped with ``pretrain=False``), ``vqposer`` (the pose VQ-VAE), ``tokens`` (IMU encoder and
+token transformer, teacher-forced cross-entropy on the VQ-VAE's tokens of the true motion).
+
+Example:
+    >>> from edgesdk.models.head2body import Head2Body, HEAD2BODY_SMALL
+    >>> model = Head2Body(HEAD2BODY_SMALL).eval()
+    >>> R_world_joint_6d, pos_rel_m = model(torch.randn(1, 8 * 4, 12))
+    >>> tuple(R_world_joint_6d.shape), tuple(pos_rel_m.shape)
+    ((1, 4, 22, 6), (1, 4, 22, 3))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from edgesdk.body.rotations import matrix_to_6d, rot6d_to_matrix
+from edgesdk.body.skeleton import NUM_JOINTS
+from edgesdk.errors import EdgeSDKError
+from edgesdk.models.base import ModelSpec, MotionModel, TensorSpec, target_positions_rel
+from edgesdk.models.conformer import (
+    Conformer,
+    ConvFeatureExtractor,
+    FeedForward,
+    MultiHeadAttention,
+    RandomProjectionQuantizer,
+    span_mask,
+)
+from edgesdk.models.registry import build_config, register_model
+
+HEAD_IMU_CHANNELS = 12  # acc_world_mps2 (3), gyro_rads (3), R_world_sensor 6D (6)
+ROT_FEATURES = NUM_JOINTS * 6
+POSE_FEATURES = ROT_FEATURES + (NUM_JOINTS - 1) * 3  # the pelvis's relative position is 0
+
+
+# ----------------------------------------------------------------------------- pose features
+
+
+def heading_rotation(R_world_sensor: Tensor) -> Tensor:
+    """``R_world_heading [..., 3, 3]``: the rotation about world +Y (up) in ``R_world_sensor``.
+
+    It is the twist of the swing-twist decomposition about Y, which is defined unless the
+    device is upside down; degenerate input (an all-zero, absent device) gives the identity.
+    """
+    cos = R_world_sensor[..., 0, 0] + R_world_sensor[..., 2, 2]
+    sin = R_world_sensor[..., 0, 2] - R_world_sensor[..., 2, 0]
+    norm = torch.sqrt(cos * cos + sin * sin)
+    ok = norm > 1e-6
+    cos = torch.where(ok, cos / norm.clamp_min(1e-6), torch.ones_like(cos))
+    sin = torch.where(ok, sin / norm.clamp_min(1e-6), torch.zeros_like(sin))
+    zero, one = torch.zeros_like(cos), torch.ones_like(cos)
+    rows = [[cos, zero, sin], [zero, one, zero], [-sin, zero, cos]]
+    return torch.stack([torch.stack(r, -1) for r in rows], -2)
+
+
+def pose_to_features(
+    R_world_joint_6d: Tensor, pos_rel_m: Tensor, R_world_heading: Tensor
+) -> Tensor:
+    """``[B, T, 22, 6]``, ``[B, T, 22, 3]``, ``[B, T, 3, 3]`` -> ``[B, T, 195]``: global joint
+    rotations (6D) and pelvis-relative positions of the 21 other joints, in the heading frame."""
+    R_heading_world = R_world_heading.transpose(-1, -2)[..., None, :, :]
+    R_heading_joint = R_heading_world @ rot6d_to_matrix(R_world_joint_6d)
+    pos = (R_heading_world @ pos_rel_m[..., 1:, :, None])[..., 0]
+    return torch.cat([matrix_to_6d(R_heading_joint).flatten(-2), pos.flatten(-2)], -1)
+
+
+def features_to_pose(x: Tensor, R_world_heading: Tensor) -> tuple[Tensor, Tensor]:
+    """Inverse of ``pose_to_features``: ``(R_world_joint_6d, pos_rel_m)`` with valid rotations
+    (6D re-orthonormalized) and the pelvis at the origin."""
+    lead = x.shape[:-1]
+    R = R_world_heading[..., None, :, :]
+    R_world_joint = R @ rot6d_to_matrix(x[..., :ROT_FEATURES].reshape(*lead, NUM_JOINTS, 6))
+    pos = (R @ x[..., ROT_FEATURES:].reshape(*lead, NUM_JOINTS - 1, 3, 1))[..., 0]
+    pos_rel_m = torch.cat([torch.zeros_like(pos[..., :1, :]), pos], -2)
+    return matrix_to_6d(R_world_joint), pos_rel_m
+
+
+# ----------------------------------------------------------------------------- pose VQ-VAE
+
+
+class ResConv1d(nn.Module):
+    """``x + conv1x1(relu(dilated_conv3(relu(x))))`` over ``[B, C, T]`` (T2M-GPT's block)."""
+
+    def __init__(self, dim: int, dilation: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(dim, dim, 3, padding=dilation, dilation=dilation)
+        self.proj = nn.Conv1d(dim, dim, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.proj(F.relu(self.conv(F.relu(x))))
+
+
+class EMAQuantizer(nn.Module):
+    """Nearest-code vector quantizer whose codebook follows an exponential moving average of
+    the encoder outputs assigned to each code (VQ-VAE-2); gradients pass straight through.
+
+    In training mode ``forward`` also updates the codebook: it is initialized from the first
+    batch, and a code whose moving-average usage falls below ``restart_below`` frames per step
+    is restarted at a random encoder output of the batch (as in T2M-GPT), so no code stays dead
+    and a drifting encoder cannot collapse the codebook onto a few entries.
+    """
+
+    restart_below = 1.0
+    codebook: Tensor
+    ema_count: Tensor
+    ema_sum: Tensor
+    initialized: Tensor
+
+    def __init__(self, num_codes: int, dim: int, decay: float = 0.99) -> None:
+        super().__init__()
+        self.num_codes, self.decay = num_codes, decay
+        self.register_buffer("codebook", torch.randn(num_codes, dim))
+        self.register_buffer("ema_count", torch.ones(num_codes))
+        self.register_buffer("ema_sum", self.codebook.clone())
+        self.register_buffer("initialized", torch.tensor(False))
+
+    def nearest(self, z: Tensor) -> Tensor:
+        """``[..., D] -> [...]`` index of the nearest code (Euclidean)."""
+        flat = z.reshape(-1, z.shape[-1])
+        dist = (
+            flat.pow(2).sum(-1, keepdim=True)
+            - 2.0 * flat @ self.codebook.T
+            + self.codebook.pow(2).sum(-1)[None]
+        )
+        return dist.argmin(-1).reshape(z.shape[:-1])
+
+    def lookup(self, index: Tensor) -> Tensor:
+        return F.embedding(index, self.codebook)
+
+    def forward(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``z [..., D] -> (straight-through z_q, index, commitment loss)``."""
+        flat = z.detach().reshape(-1, z.shape[-1])
+        if self.training and not bool(self.initialized):
+            self._init_from(flat)
+        index = self.nearest(z)
+        z_q = self.lookup(index)
+        if self.training:
+            self._update(flat, index.reshape(-1))
+        commit = F.mse_loss(z, z_q.detach())
+        return z + (z_q - z).detach(), index, commit
+
+    @torch.no_grad()
+    def _init_from(self, flat: Tensor) -> None:
+        pick = flat[torch.randint(0, flat.shape[0], (self.num_codes,), device=flat.device)]
+        self.codebook.copy_(pick + 1e-3 * torch.randn_like(pick))
+        self.ema_sum.copy_(self.codebook)
+        self.ema_count.fill_(1.0)
+        self.initialized.fill_(True)
+
+    @torch.no_grad()
+    def _update(self, flat: Tensor, index: Tensor) -> None:
+        onehot = F.one_hot(index, self.num_codes).to(flat.dtype)
+        self.ema_count.mul_(self.decay).add_(onehot.sum(0), alpha=1.0 - self.decay)
+        self.ema_sum.mul_(self.decay).add_(onehot.T @ flat, alpha=1.0 - self.decay)
+        # Laplace smoothing keeps rarely used codes from dividing by ~0.
+        n = self.ema_count.sum()
+        count = (self.ema_count + 1e-5) / (n + self.num_codes * 1e-5) * n
+        self.codebook.copy_(self.ema_sum / count[:, None])
+        dead = self.ema_count < self.restart_below
+        pick = flat[torch.randint(0, flat.shape[0], (self.num_codes,), device=flat.device)]
+        self.codebook.copy_(torch.where(dead[:, None], pick, self.codebook))
+        self.ema_sum.copy_(torch.where(dead[:, None], pick, self.ema_sum))
+        self.ema_count.copy_(torch.where(dead, torch.ones_like(self.ema_count), self.ema_count))
+
+
+class PoseVQVAE(nn.Module):
+    """One token per frame: dilated temporal convolutions encode ``[B, T, 195]`` pose features
+    into ``[B, T, D]``, a codebook quantizes them, a mirrored stack decodes. A token sees
+    +-(3^depth + 1)/2 frames (+-14 at depth 3), so it codes a short motion, not a still pose."""
+
+    def __init__(self, dim: int, depth: int, num_codes: int, decay: float) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Conv1d(POSE_FEATURES, dim, 3, padding=1),
+            *[ResConv1d(dim, 3**i) for i in range(depth)],
+            nn.ReLU(),
+            nn.Conv1d(dim, dim, 1),
+        )
+        self.quantizer = EMAQuantizer(num_codes, dim, decay)
+        self.decoder = nn.Sequential(
+            nn.Conv1d(dim, dim, 3, padding=1),
+            *[ResConv1d(dim, 3**i) for i in reversed(range(depth))],
+            nn.ReLU(),
+            nn.Conv1d(dim, POSE_FEATURES, 3, padding=1),
+        )
+
+    def encode(self, x: Tensor) -> Tensor:
+        return self.encoder(x.transpose(1, 2)).transpose(1, 2)
+
+    def decode(self, z: Tensor) -> Tensor:
+        return self.decoder(z.transpose(1, 2)).transpose(1, 2)
+
+    def tokenize(self, x: Tensor) -> Tensor:
+        """Pose features ``[B, T, 195]`` -> tokens ``[B, T]`` (no codebook update)."""
+        return self.quantizer.nearest(self.encode(x))
+
+    def detokenize(self, tokens: Tensor) -> Tensor:
+        """Tokens ``[B, T]`` -> pose features ``[B, T, 195]``."""
+        return self.decode(self.quantizer.lookup(tokens))
+
+
+# ----------------------------------------------------------------------------- token transformer
+
+
+def sinusoidal_positions(length: int, dim: int, like: Tensor) -> Tensor:
+    """``[length, dim]`` fixed sine/cosine positions (Vaswani et al.), interleaved."""
+    pos = torch.arange(length, device=like.device, dtype=like.dtype)[:, None]
+    freq = torch.exp(
+        torch.arange(0, dim, 2, device=like.device, dtype=like.dtype) * (-math.log(1e4) / dim)
+    )
+    return torch.stack([torch.sin(pos * freq), torch.cos(pos * freq)], -1).flatten(-2)
+
+
+class TransformerLayer(nn.Module):
+    """Pre-norm layer: self-attention (causal for the decoder), cross-attention to the
+    encoder's output when ``cross``, feed-forward."""
+
+    def __init__(self, dim: int, heads: int, dropout: float, cross: bool) -> None:
+        super().__init__()
+        self.self_norm = nn.LayerNorm(dim)
+        self.self_attn = MultiHeadAttention(dim, heads, dropout)
+        self.cross_norm = nn.LayerNorm(dim) if cross else None
+        self.cross_attn = MultiHeadAttention(dim, heads, dropout) if cross else None
+        self.ff = FeedForward(dim, dropout=dropout, act="gelu")
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, memory: Tensor | None = None, causal: bool = False) -> Tensor:
+        x = x + self.drop(self.self_attn(self.self_norm(x), causal=causal))
+        if self.cross_attn is not None and self.cross_norm is not None:
+            x = x + self.drop(self.cross_attn(self.cross_norm(x), context=memory))
+        return x + self.ff(x)
+
+
+class TokenTransformer(nn.Module):
+    """Encoder-decoder from IMU features ``[B, T, C]`` to motion tokens ``[B, T]``.
+
+    Decoder position ``t`` reads the tokens before ``t`` (a start token first) and predicts
+    token ``t``; both sides carry sinusoidal positions, so position ``t`` of the decoder lines
+    up with frame ``t`` of the encoder.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        dim: int,
+        heads: int,
+        enc_layers: int,
+        dec_layers: int,
+        num_codes: int,
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        self.dim, self.start = dim, num_codes
+        self.in_proj = nn.Linear(in_dim, dim)
+        self.encoder = nn.ModuleList(
+            TransformerLayer(dim, heads, dropout, cross=False) for _ in range(enc_layers)
+        )
+        self.enc_norm = nn.LayerNorm(dim)
+        self.token_emb = nn.Embedding(num_codes + 1, dim)  # the last entry is the start token
+        self.decoder = nn.ModuleList(
+            TransformerLayer(dim, heads, dropout, cross=True) for _ in range(dec_layers)
+        )
+        self.dec_norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_codes)
+        self.drop = nn.Dropout(dropout)
+
+    def encode(self, feats: Tensor) -> Tensor:
+        x = self.in_proj(feats)
+        x = self.drop(x + sinusoidal_positions(x.shape[1], self.dim, x))
+        for layer in self.encoder:
+            x = layer(x)
+        return self.enc_norm(x)
+
+    def logits(self, tokens_in: Tensor, memory: Tensor) -> Tensor:
+        """``tokens_in [B, L]`` (start token first), ``memory [B, T, D]`` -> ``[B, L, codes]``."""
+        x = self.token_emb(tokens_in)
+        x = self.drop(x + sinusoidal_positions(x.shape[1], self.dim, x))
+        for layer in self.decoder:
+            x = layer(x, memory, causal=True)
+        return self.head(self.dec_norm(x))
+
+    def forward(self, feats: Tensor, tokens: Tensor) -> Tensor:
+        """Teacher forcing: logits ``[B, T, codes]`` of every token given the true ones before."""
+        start = torch.full_like(tokens[:, :1], self.start)
+        return self.logits(torch.cat([start, tokens[:, :-1]], 1), self.encode(feats))
+
+    def generate(self, feats: Tensor) -> Tensor:
+        """Greedy autoregressive decoding of ``T`` tokens ``[B, T]``, one per frame.
+
+        No key/value cache: each step re-runs the decoder on the whole prefix, as the paper's
+        cost (about T^2/2 token-steps per window) implies; the loop unrolls under export.
+        """
+        memory = self.encode(feats)
+        tokens = torch.full((feats.shape[0], 1), self.start, dtype=torch.long, device=feats.device)
+        for _ in range(feats.shape[1]):
+            step = self.logits(tokens, memory)[:, -1].argmax(-1)
+            tokens = torch.cat([tokens, step[:, None]], 1)
+        return tokens[:, 1:]
+
+
+class VQPoser(nn.Module):
+    """The pose VQ-VAE and the token transformer; ``forward`` is inference: IMU features and
+    heading -> ``(R_world_joint_6d, pos_rel_m, tokens)``."""
+
+    def __init__(self, config: Head2BodyConfig) -> None:
+        super().__init__()
+        c = config
+        self.vqvae = PoseVQVAE(c.vq_dim, c.vq_depth, c.codebook_size, c.vq_ema_decay)
+        self.transformer = TokenTransformer(
+            c.enc_dim,
+            c.tf_dim,
+            c.tf_heads,
+            c.tf_enc_layers,
+            c.tf_dec_layers,
+            c.codebook_size,
+            c.dropout,
+        )
+
+    def forward(self, feats: Tensor, R_world_heading: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        tokens = self.transformer.generate(feats)
+        R_world_joint_6d, pos_rel_m = features_to_pose(
+            self.vqvae.detokenize(tokens), R_world_heading
+        )
+        return R_world_joint_6d, pos_rel_m, tokens
+
+
+class ImuEncoder(nn.Module):
+    """``head_imu_hr [B, 8T, 12]`` -> features ``[B, T, D]`` at the frame rate."""
+
+    def __init__(self, config: Head2BodyConfig) -> None:
+        super().__init__()
+        c = config
+        self.extractor = ConvFeatureExtractor(HEAD_IMU_CHANNELS, c.enc_dim)
+        self.conformer = Conformer(
+            c.enc_dim, c.enc_depth, c.enc_heads, c.conv_kernel, c.dropout, c.max_rel_offset
+        )
+
+    def forward(self, head_imu_hr: Tensor, mask_hr: Tensor | None = None) -> Tensor:
+        return self.conformer(self.extractor(head_imu_hr, mask_hr))
+
+
+# ----------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class Head2BodyConfig:
+    """Head2Body sizes and training settings; defaults are the paper's (``head2body``)."""
+
+    name: str = "head2body"
+    window: int = 60  # frames at fps; the exported forward takes 8 * window IMU samples
+    fps: float = 30.0
+    hr_factor: int = 8  # IMU samples per frame (240 Hz; the paper's 200 Hz -> 25 Hz is 8x too)
+    dropout: float = 0.1
+    # IMU encoder: ConvFeatureExtractor + Conformer.
+    enc_dim: int = 512
+    enc_depth: int = 6
+    enc_heads: int = 8
+    conv_kernel: int = 31  # depthwise kernel of the Conformer conv module, frames
+    max_rel_offset: int = 64  # frames; relative positions further apart share a bias
+    # BEST-RQ pre-training of the IMU encoder.
+    pretrain: bool = True
+    rq_codes: int = 8192
+    rq_code_dim: int = 16
+    rq_seed: int = 0
+    mask_start_prob: float = 0.03  # per frame; spans of mask_span frames mask ~30% of a window
+    mask_span: int = 12  # frames (400 ms, as BEST-RQ)
+    # VQ-Poser: pose VQ-VAE.
+    codebook_size: int = 512
+    vq_dim: int = 512
+    vq_depth: int = 3  # residual blocks with dilations 1, 3, 9, ...
+    vq_ema_decay: float = 0.99
+    vq_commit_weight: float = 0.02
+    # VQ-Poser: token transformer.
+    tf_dim: int = 512
+    tf_heads: int = 8
+    tf_enc_layers: int = 3
+    tf_dec_layers: int = 3
+    finetune_encoder: bool = True  # train the IMU encoder in the "tokens" stage too
+
+
+class Head2Body(MotionModel):
+    """Head2Body: head IMU -> Conformer features -> motion tokens -> full-body pose.
+
+    ``forward(head_imu_hr)`` is deterministic inference (call ``.eval()`` first) and is what
+    ``spec`` describes and export traces; ``predict(batch)`` runs it on a training batch.
+
+    Example:
+        >>> import torch
+        >>> model = Head2Body(HEAD2BODY_SMALL)
+        >>> model.stages
+        ('pretrain', 'vqposer', 'tokens')
+        >>> head2body_small(pretrain=False).stages
+        ('vqposer', 'tokens')
+    """
+
+    config: Head2BodyConfig
+
+    def __init__(self, config: Head2BodyConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        self.stages = ("pretrain", "vqposer", "tokens") if c.pretrain else ("vqposer", "tokens")
+        self.imu_encoder = ImuEncoder(c)
+        self.vq_poser = VQPoser(c)
+        self.rq_quantizer: RandomProjectionQuantizer | None = None
+        self.rq_head: nn.Linear | None = None
+        if c.pretrain:
+            self.rq_quantizer = RandomProjectionQuantizer(
+                c.hr_factor * HEAD_IMU_CHANNELS, c.rq_codes, c.rq_code_dim, c.rq_seed
+            )
+            self.rq_head = nn.Linear(c.enc_dim, c.rq_codes)
+        self.spec = ModelSpec(
+            inputs=(
+                TensorSpec(
+                    "head_imu_hr",
+                    ("batch", f"{c.hr_factor}*time", HEAD_IMU_CHANNELS),
+                    units="m/s^2, rad/s, 6D",
+                    description=f"head IMU at {c.hr_factor}x fps: acc_world_mps2 (3), "
+                    "gyro_rads (3, sensor frame), R_world_sensor 6D (6)",
+                ),
+            ),
+            outputs=(
+                TensorSpec(
+                    "R_world_joint_6d",
+                    ("batch", "time", NUM_JOINTS, 6),
+                    units="6D",
+                    description="global joint rotations, world frame",
+                ),
+                TensorSpec(
+                    "pos_rel_m",
+                    ("batch", "time", NUM_JOINTS, 3),
+                    units="m",
+                    description="joint positions minus the pelvis, world orientation",
+                ),
+            ),
+            fps=c.fps,
+            window=c.window,
+            slots=("head",),
+            notes="head IMU only; greedy autoregressive decoding of one motion token per "
+            "frame, unrolled over a fixed time (= window) in an exported graph",
+        )
+
+    # -- inference
+
+    def heading(self, head_imu_hr: Tensor) -> Tensor:
+        """``R_world_heading [B, T, 3, 3]`` from the head IMU's orientation at each frame."""
+        R6 = head_imu_hr[:, :: self.config.hr_factor, 6:12]
+        return heading_rotation(rot6d_to_matrix(R6))
+
+    def forward(self, head_imu_hr: Tensor) -> tuple[Tensor, Tensor]:
+        """``head_imu_hr [B, 8T, 12]`` -> ``(R_world_joint_6d [B, T, 22, 6], pos_rel_m
+        [B, T, 22, 3])`` by greedy autoregressive token decoding."""
+        feats = self.imu_encoder(head_imu_hr)
+        R_world_joint_6d, pos_rel_m, _ = self.vq_poser(feats, self.heading(head_imu_hr))
+        return R_world_joint_6d, pos_rel_m
+
+    @torch.no_grad()
+    def predict(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        """Pose of a batch, plus the generated ``tokens [B, T]``; call ``.eval()`` first."""
+        head_imu_hr = self._head_input(batch)
+        feats = self.imu_encoder(head_imu_hr)
+        R_world_joint_6d, pos_rel_m, tokens = self.vq_poser(feats, self.heading(head_imu_hr))
+        return {"R_world_joint_6d": R_world_joint_6d, "pos_rel_m": pos_rel_m, "tokens": tokens}
+
+    @torch.no_grad()
+    def reconstruct(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        """The VQ-VAE's round trip of the true motion: the accuracy floor that perfect token
+        prediction would reach."""
+        R_world_heading = self.heading(self._head_input(batch))
+        vqvae = self.vq_poser.vqvae
+        tokens = vqvae.tokenize(self._pose_features(batch, R_world_heading))
+        R_world_joint_6d, pos_rel_m = features_to_pose(vqvae.detokenize(tokens), R_world_heading)
+        return {"R_world_joint_6d": R_world_joint_6d, "pos_rel_m": pos_rel_m, "tokens": tokens}
+
+    def example_inputs(self, batch_size: int = 1) -> tuple[Tensor, ...]:
+        """One window of random head-IMU samples, ``[batch_size, 8 * window, 12]``."""
+        g = torch.Generator().manual_seed(0)
+        shape = (batch_size, self.config.hr_factor * self.config.window, HEAD_IMU_CHANNELS)
+        return (torch.randn(*shape, generator=g),)
+
+    def submodules_for_cost(
+        self, seconds: float = 1.0
+    ) -> dict[str, tuple[nn.Module, tuple[Tensor, ...]]]:
+        """``{"imu_encoder": (module, inputs), "vq_poser": (module, inputs)}`` for ``seconds``
+        of motion, for FLOP counting of each part as the paper reports them.
+
+        Example:
+            >>> from torch.utils.flop_counter import FlopCounterMode
+            >>> model = Head2Body(HEAD2BODY_SMALL).eval()
+            >>> module, inputs = model.submodules_for_cost()["imu_encoder"]
+            >>> with FlopCounterMode(display=False) as counter, torch.no_grad():
+            ...     _ = module(*inputs)
+            >>> counter.get_total_flops() > 0
+            True
+        """
+        c, T = self.config, max(1, round(seconds * self.config.fps))
+        g = torch.Generator().manual_seed(0)
+        head_imu_hr = torch.randn(1, c.hr_factor * T, HEAD_IMU_CHANNELS, generator=g)
+        feats = torch.randn(1, T, c.enc_dim, generator=g)
+        R_world_heading = torch.eye(3).expand(1, T, 3, 3)
+        return {
+            "imu_encoder": (self.imu_encoder, (head_imu_hr,)),
+            "vq_poser": (self.vq_poser, (feats, R_world_heading)),
+        }
+
+    # -- training
+
+    def stage_parameters(self, stage: str) -> Sequence[nn.Parameter]:
+        """``pretrain``: IMU encoder + BEST-RQ head; ``vqposer``: the pose VQ-VAE (its codebook
+        is an EMA buffer); ``tokens``: the token transformer, and the IMU encoder when
+        ``finetune_encoder``."""
+        modules: list[nn.Module]
+        if stage == "pretrain" and self.rq_head is not None:
+            modules = [self.imu_encoder, self.rq_head]
+        elif stage == "vqposer":
+            modules = [self.vq_poser.vqvae]
+        elif stage == "tokens":
+            modules = [self.vq_poser.transformer]
+            if self.config.finetune_encoder:
+                modules.append(self.imu_encoder)
+        else:
+            raise self._unknown_stage(stage)
+        return [p for m in modules for p in m.parameters()]
+
+    def loss(self, batch: dict[str, Any], stage: str) -> tuple[Tensor, dict[str, float]]:
+        """Scalar loss of a stage and logged figures.
+
+        Example:
+            >>> model, T = Head2Body(HEAD2BODY_SMALL), 8
+            >>> batch = {
+            ...     "head_imu_hr": torch.randn(1, 8 * T, 12),
+            ...     "mask": torch.ones(1, T, 5),
+            ...     "R_world_joint_6d": torch.tensor([1.0, 0, 0, 0, 1, 0]).expand(1, T, 22, 6),
+            ...     "pos_m": torch.randn(1, T, 22, 3),
+            ... }
+            >>> loss, logs = model.loss(batch, "vqposer")
+            >>> sorted(logs)
+            ['commit', 'loss', 'perplexity', 'pos_mse', 'rot_mse']
+        """
+        head_imu_hr = self._head_input(batch)
+        if stage == "pretrain" and self.config.pretrain:
+            return self._pretrain_loss(head_imu_hr)
+        if stage == "vqposer":
+            return self._vqposer_loss(self._pose_features(batch, self.heading(head_imu_hr)))
+        if stage == "tokens":
+            x = self._pose_features(batch, self.heading(head_imu_hr))
+            return self._tokens_loss(head_imu_hr, x)
+        raise self._unknown_stage(stage)
+
+    def _pretrain_loss(self, head_imu_hr: Tensor) -> tuple[Tensor, dict[str, float]]:
+        assert self.rq_quantizer is not None and self.rq_head is not None
+        c = self.config
+        B, L, C = head_imu_hr.shape
+        T = L // c.hr_factor
+        labels = self.rq_quantizer(head_imu_hr.reshape(B, T, c.hr_factor * C))
+        mask = span_mask(B, T, c.mask_start_prob, c.mask_span, device=head_imu_hr.device)
+        feats = self.imu_encoder(head_imu_hr, mask.repeat_interleave(c.hr_factor, 1))
+        logits = self.rq_head(feats[mask])
+        loss = F.cross_entropy(logits, labels[mask])
+        acc = (logits.argmax(-1) == labels[mask]).float().mean()
+        return loss, {"loss": loss.item(), "acc": acc.item(), "masked": mask.float().mean().item()}
+
+    def _vqposer_loss(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
+        vqvae = self.vq_poser.vqvae
+        z_q, tokens, commit = vqvae.quantizer(vqvae.encode(x))
+        x_hat = vqvae.decode(z_q)
+        rot = F.mse_loss(x_hat[..., :ROT_FEATURES], x[..., :ROT_FEATURES])
+        pos = F.mse_loss(x_hat[..., ROT_FEATURES:], x[..., ROT_FEATURES:])
+        loss = rot + pos + self.config.vq_commit_weight * commit
+        usage = torch.bincount(tokens.flatten(), minlength=self.config.codebook_size).float()
+        p = usage / usage.sum()
+        perplexity = torch.exp(-(p * p.clamp_min(1e-12).log()).sum())
+        logs = {"loss": loss.item(), "rot_mse": rot.item(), "pos_mse": pos.item()}
+        return loss, {**logs, "commit": commit.item(), "perplexity": perplexity.item()}
+
+    def _tokens_loss(self, head_imu_hr: Tensor, x: Tensor) -> tuple[Tensor, dict[str, float]]:
+        with torch.no_grad():
+            target = self.vq_poser.vqvae.tokenize(x)
+        with torch.set_grad_enabled(self.config.finetune_encoder and torch.is_grad_enabled()):
+            feats = self.imu_encoder(head_imu_hr)
+        logits = self.vq_poser.transformer(feats, target)
+        loss = F.cross_entropy(logits.flatten(0, 1), target.flatten())
+        acc = (logits.argmax(-1) == target).float().mean()
+        return loss, {"loss": loss.item(), "token_acc": acc.item()}
+
+    def _head_input(self, batch: dict[str, Any]) -> Tensor:
+        """``head_imu_hr`` with samples zeroed where the head device is absent."""
+        head_imu_hr: Tensor = batch["head_imu_hr"]
+        present = batch["mask"][..., 0]
+        f = self.config.hr_factor
+        if head_imu_hr.shape[1] != f * present.shape[1]:
+            raise EdgeSDKError(
+                f"{self.config.name}: head_imu_hr has {head_imu_hr.shape[1]} samples for "
+                f"{present.shape[1]} frames; expected {f} per frame"
+            )
+        return head_imu_hr * present.repeat_interleave(f, 1)[..., None]
+
+    @staticmethod
+    def _pose_features(batch: dict[str, Any], R_world_heading: Tensor) -> Tensor:
+        return pose_to_features(
+            batch["R_world_joint_6d"], target_positions_rel(batch), R_world_heading
+        )
+
+    def _unknown_stage(self, stage: str) -> EdgeSDKError:
+        return EdgeSDKError(f"{self.config.name}: unknown stage {stage!r}; stages: {self.stages}")
+
+
+# ----------------------------------------------------------------------------- configs
+
+HEAD2BODY = Head2BodyConfig()
+HEAD2BODY_SMALL = Head2BodyConfig(
+    name="head2body-small",
+    enc_dim=64,
+    enc_depth=2,
+    enc_heads=4,
+    conv_kernel=15,
+    rq_codes=512,
+    codebook_size=128,
+    vq_dim=64,
+    vq_depth=2,
+    tf_dim=64,
+    tf_heads=4,
+    tf_enc_layers=1,
+    tf_dec_layers=1,
+)
+
+
+def _create_head2body(default: Head2BodyConfig, **overrides: Any) -> Head2Body:
+    return Head2Body(build_config(default, overrides))
+
+
+@register_model
+def head2body(**overrides: Any) -> Head2Body:
+    """Paper sizes: Conformer 6 x 512 (8 heads), codebook 512, token transformer 3 + 3 x 512."""
+    return _create_head2body(HEAD2BODY, **overrides)
+
+
+@register_model
+def head2body_small(**overrides: Any) -> Head2Body:
+    """Trains in minutes on 2 CPU cores: Conformer 2 x 64, codebook 128, 1 + 1 x 64."""
+    return _create_head2body(HEAD2BODY_SMALL, **overrides)

@@ -1,0 +1,197 @@
+"""Head2Body teacher: stages, decoding, export, and the pieces' invariants (runs in seconds)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+from edgesdk.body.rotations import axis_angle_to_matrix, matrix_to_6d, rot6d_to_matrix
+from edgesdk.errors import EdgeSDKError
+from edgesdk.models.base import target_positions_rel
+from edgesdk.models.head2body import (
+    HEAD2BODY,
+    Head2Body,
+    features_to_pose,
+    head2body,
+    head2body_small,
+    heading_rotation,
+    pose_to_features,
+)
+from edgesdk.models.registry import create_model, list_models
+from tests.models.conftest import make_batch
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    # Tiny tensors: a second OpenMP thread only adds contention on a shared CPU.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def model() -> Head2Body:
+    torch.manual_seed(0)
+    return head2body_small()
+
+
+@pytest.mark.parametrize("stage", ["pretrain", "vqposer", "tokens"])
+def test_every_stage_trains_its_parameters(model: Head2Body, stage: str) -> None:
+    loss, logs = model.loss(make_batch(time=32), stage)
+    assert loss.ndim == 0 and torch.isfinite(loss) and logs["loss"] == pytest.approx(loss.item())
+    loss.backward()
+    trained = {id(p) for p in model.stage_parameters(stage)}
+    assert trained
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.stage_parameters(stage))
+    # Nothing outside the stage gets a gradient (the tokens stage must not move the VQ-VAE).
+    others = [p for p in model.parameters() if id(p) not in trained]
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in others)
+
+
+def test_pretrain_false_drops_the_stage() -> None:
+    model = head2body_small(pretrain=False)
+    assert model.stages == ("vqposer", "tokens") and model.rq_head is None
+    with pytest.raises(EdgeSDKError, match="unknown stage"):
+        model.loss(make_batch(time=16), "pretrain")
+
+
+def test_predict_shapes_and_valid_pose(model: Head2Body) -> None:
+    out = model.eval().predict(make_batch(time=32))
+    assert out["R_world_joint_6d"].shape == (2, 32, 22, 6)
+    assert out["pos_rel_m"].shape == (2, 32, 22, 3)
+    assert out["tokens"].shape == (2, 32) and out["tokens"].max() < model.config.codebook_size
+    assert torch.equal(out["pos_rel_m"][..., 0, :], torch.zeros(2, 32, 3))
+    R = rot6d_to_matrix(out["R_world_joint_6d"])
+    assert torch.allclose(R @ R.transpose(-1, -2), torch.eye(3).expand_as(R), atol=1e-5)
+
+
+def test_forward_matches_predict_and_spec(model: Head2Body) -> None:
+    model.eval()
+    batch = make_batch(time=16)
+    R_world_joint_6d, pos_rel_m = model(batch["head_imu_hr"])
+    predicted = model.predict(batch)
+    assert torch.allclose(R_world_joint_6d, predicted["R_world_joint_6d"])
+    assert torch.allclose(pos_rel_m, predicted["pos_rel_m"])
+    assert [t.name for t in model.spec.outputs] == ["R_world_joint_6d", "pos_rel_m"]
+    assert model.spec.inputs[0].shape == ("batch", "8*time", 12)
+    (x,) = model.example_inputs(batch_size=2)
+    assert x.shape == (2, 8 * model.config.window, 12)
+
+
+def test_head_imu_length_is_checked(model: Head2Body) -> None:
+    batch = make_batch(time=16)
+    batch["head_imu_hr"] = batch["head_imu_hr"][:, :-3]
+    with pytest.raises(EdgeSDKError, match="8 per frame"):
+        model.loss(batch, "vqposer")
+
+
+def test_export_matches_eager() -> None:
+    # The greedy loop unrolls once per frame; 4 frames keep the test fast, the graph is alike.
+    torch.manual_seed(0)
+    model = head2body_small(window=4).eval()
+    inputs = model.example_inputs()
+    exported = torch.export.export(model, inputs)
+    with torch.no_grad():
+        for eager, traced in zip(model(*inputs), exported.module()(*inputs), strict=True):
+            assert eager.shape[:2] == (1, 4)
+            assert torch.allclose(eager, traced, atol=1e-5)
+
+
+def test_vqposer_stage_reduces_reconstruction_loss(model: Head2Body) -> None:
+    batch = make_batch(time=32)
+    opt = torch.optim.Adam(model.stage_parameters("vqposer"), lr=2e-3)
+    curve = []
+    for _ in range(30):
+        loss, logs = model.loss(batch, "vqposer")
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        curve.append(logs["rot_mse"] + logs["pos_mse"])
+    assert curve[-1] < 0.6 * curve[0], curve
+    # The deterministic round trip (no codebook update) is as good as the last training step.
+    round_trip = model.eval().reconstruct(batch)
+    assert round_trip["tokens"].shape == (2, 32)
+    pos_mse = (round_trip["pos_rel_m"] - target_positions_rel(batch)).pow(2).mean().item()
+    assert pos_mse < 22 / 21 * 1.5 * logs["pos_mse"]
+
+
+def test_vq_codebook_moves_only_in_the_vqposer_stage(model: Head2Body) -> None:
+    quantizer = model.vq_poser.vqvae.quantizer
+    before = quantizer.codebook.clone()
+    model.loss(make_batch(time=16), "tokens")
+    assert torch.equal(quantizer.codebook, before)
+    model.loss(make_batch(time=16), "vqposer")
+    assert not torch.equal(quantizer.codebook, before) and bool(quantizer.initialized)
+
+
+def test_bestrq_labels_are_fixed_by_the_seed() -> None:
+    x = make_batch(time=16)["head_imu_hr"].reshape(2, 16, 96)
+    torch.manual_seed(1)
+    a = head2body_small().rq_quantizer
+    torch.manual_seed(2)
+    b = head2body_small().rq_quantizer
+    c = head2body_small(rq_seed=7).rq_quantizer
+    assert a is not None and b is not None and c is not None
+    assert torch.equal(a(x), b(x))
+    assert not torch.equal(a(x), c(x))
+    assert a(x).shape == (2, 16) and int(a(x).min()) >= 0 and int(a(x).max()) < 512
+
+
+def test_pretrain_loss_is_finite_and_masks_some_frames(model: Head2Body) -> None:
+    loss, logs = model.loss(make_batch(time=32), "pretrain")
+    assert torch.isfinite(loss) and 0.0 < logs["masked"] < 1.0
+
+
+def test_teacher_forcing_agrees_with_greedy_decoding(model: Head2Body) -> None:
+    model.eval()
+    transformer = model.vq_poser.transformer
+    with torch.no_grad():
+        feats = model.imu_encoder(make_batch(time=12)["head_imu_hr"])
+        tokens = transformer.generate(feats)
+        forced = transformer(feats, tokens)
+        assert torch.equal(forced.argmax(-1), tokens)
+        memory = transformer.encode(feats)
+        start = torch.full_like(tokens[:, :1], transformer.start)
+        for t in (0, 5, 11):
+            prefix = torch.cat([start, tokens[:, :t]], 1)
+            step = transformer.logits(prefix, memory)[:, -1]
+            assert torch.allclose(step, forced[:, t], atol=1e-5)
+
+
+def test_pose_features_round_trip_through_the_heading_frame() -> None:
+    batch = make_batch(time=8)
+    R_world_heading = heading_rotation(rot6d_to_matrix(batch["head"][..., 3:]))
+    x = pose_to_features(batch["R_world_joint_6d"], target_positions_rel(batch), R_world_heading)
+    assert x.shape == (2, 8, 195)
+    R_world_joint_6d, pos_rel_m = features_to_pose(x, R_world_heading)
+    assert torch.allclose(R_world_joint_6d, batch["R_world_joint_6d"], atol=1e-5)
+    assert torch.allclose(pos_rel_m, target_positions_rel(batch), atol=1e-5)
+
+
+def test_heading_is_the_yaw_of_the_device() -> None:
+    yaw = torch.tensor([0.0, 1.0, 0.0]) * 2.5
+    pitch = torch.tensor([1.0, 0.0, 0.0]) * 0.7
+    R_yaw = axis_angle_to_matrix(yaw)
+    assert torch.allclose(heading_rotation(R_yaw @ axis_angle_to_matrix(pitch)), R_yaw, atol=1e-6)
+    # An absent device (all-zero 6D) gets the identity rather than NaNs.
+    assert torch.equal(heading_rotation(rot6d_to_matrix(torch.zeros(6))), torch.eye(3))
+    assert matrix_to_6d(heading_rotation(torch.eye(3))).tolist() == [1, 0, 0, 0, 1, 0]
+
+
+def test_registry_and_paper_config() -> None:
+    assert {"head2body", "head2body-small"} <= set(list_models("head2body*"))
+    built = create_model("head2body-small", codebook_size=64)
+    assert isinstance(built, Head2Body) and built.config.codebook_size == 64
+    with pytest.raises(EdgeSDKError, match="unknown config field"):
+        create_model("head2body-small", codebook=64)
+    paper = head2body()
+    assert paper.config == HEAD2BODY
+    n = paper.num_parameters()
+    print(f"head2body parameters: {n / 1e6:.1f} M")
+    assert 60e6 < n < 90e6
+    assert paper.vq_poser.vqvae.quantizer.codebook.shape == (512, 512)
+    assert len(paper.imu_encoder.conformer.blocks) == 6
+    assert len(paper.vq_poser.transformer.encoder) == len(paper.vq_poser.transformer.decoder) == 3
