@@ -1,0 +1,210 @@
+"""The ``edgesdk`` command line.
+
+Every command reports bad input as one line, ``edgesdk: error: <file or value>: <problem>``,
+and exits with code 2; nothing is half-written.
+
+Example:
+    $ edgesdk data info walk.bvh
+    $ edgesdk data synth --data ../shared/data/mocap --out takes/ --limit 5
+    $ edgesdk data show walk.bvh --out walk.gif
+    $ edgesdk pipeline --out runs/demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from edgesdk.errors import EdgeSDKError
+
+EXIT_BAD_INPUT = 2
+
+
+def _cmd_data_info(args: argparse.Namespace) -> int:
+    from edgesdk.data.bvh import clip_info
+
+    infos = [clip_info(Path(p)) for p in args.files]
+    print(json.dumps(infos[0] if len(infos) == 1 else infos, indent=2))
+    return 0
+
+
+def _cmd_data_synth(args: argparse.Namespace) -> int:
+    from edgesdk.data.synth import parse_devices, synthesize_dir
+
+    written = synthesize_dir(
+        Path(args.data),
+        Path(args.out),
+        devices=parse_devices(args.devices),
+        seed=args.seed,
+        limit=args.limit,
+        progress=not args.quiet,
+    )
+    print(json.dumps({"takes": len(written), "out": str(args.out)}))
+    return 0
+
+
+def _cmd_data_show(args: argparse.Namespace) -> int:
+    from edgesdk.data.bvh import load_clip
+    from edgesdk.data.render import render_gif
+
+    clip = load_clip(Path(args.file))
+    out = render_gif(clip, Path(args.out), fps=args.fps, title=clip.labels.text() or clip.name)
+    print(json.dumps({"gif": str(out), "frames_in_clip": clip.num_frames}))
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from edgesdk.train.trainer import TrainConfig, train
+
+    config = TrainConfig(
+        model=args.model,
+        data=args.data,
+        out=args.out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        limit=args.limit,
+        resume=args.resume,
+        overrides=_parse_overrides(args.set),
+        progress=not args.quiet,
+    )
+    out = train(config)
+    print(json.dumps({"checkpoint": str(out)}))
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from edgesdk.train.evaluate import evaluate_checkpoint
+
+    result = evaluate_checkpoint(
+        args.model, args.data, batch_size=args.batch_size, limit=args.limit, progress=not args.quiet
+    )
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        o = result["overall"]
+        print(
+            f"{result['model']}: MPJPE {o['mpjpe_mm']:.1f} mm, PA-MPJPE {o['pa_mpjpe_mm']:.1f} mm"
+        )
+    return 0
+
+
+def _parse_overrides(items: Sequence[str]) -> dict[str, object]:
+    """``key=value`` pairs; values are parsed as JSON when they can be (numbers, booleans)."""
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise EdgeSDKError(f"--set {item!r}: expected key=value")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``train`` options (shared with ``python -m edgesdk.train`` under torchrun)."""
+    parser.add_argument("--model", required=True, help="a registered model name")
+    parser.add_argument("--data", required=True, help="folder of .bvh files")
+    parser.add_argument("--out", required=True, help="checkpoint folder")
+    parser.add_argument("--epochs", type=int, default=10, help="epochs per training stage")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="at most this many clips")
+    parser.add_argument("--resume", action="store_true", help="continue from --out")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a model config field",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(func=_cmd_train)
+
+
+def _cmd_pipeline(args: argparse.Namespace) -> int:
+    from edgesdk.pipeline import run_pipeline
+
+    summary = run_pipeline(
+        out_dir=Path(args.out),
+        data_dir=Path(args.data) if args.data else None,
+        limit=args.limit,
+        seed=args.seed,
+    )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edgesdk", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="motion import, sensor simulation, rendering")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+
+    info = data_sub.add_parser("info", help="print a BVH file's summary as JSON")
+    info.add_argument("files", nargs="+", help="one or more .bvh files")
+    info.set_defaults(func=_cmd_data_info)
+
+    synth = data_sub.add_parser("synth", help="write simulated device recordings for clips")
+    synth.add_argument("--data", required=True, help="a .bvh file or a folder of them")
+    synth.add_argument("--out", required=True, help="output folder, one take folder per clip")
+    synth.add_argument(
+        "--devices",
+        default="glasses:head,watch:left_wrist,phone:right_pocket",
+        help="comma-separated kind:slot pairs (kinds: phone, watch, glasses, earbuds)",
+    )
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--limit", type=int, default=None, help="at most this many clips")
+    synth.add_argument("--quiet", action="store_true", help="no progress bar")
+    synth.set_defaults(func=_cmd_data_synth)
+
+    show = data_sub.add_parser("show", help="render a skeleton animation GIF")
+    show.add_argument("file", help="a .bvh file")
+    show.add_argument("--out", required=True, help="output .gif")
+    show.add_argument("--fps", type=float, default=15.0)
+    show.set_defaults(func=_cmd_data_show)
+
+    add_train_arguments(sub.add_parser("train", help="train a registered model"))
+
+    ev = sub.add_parser("eval", help="evaluate a checkpoint on held-out files")
+    ev.add_argument("--model", required=True, help="checkpoint folder")
+    ev.add_argument("--data", required=True, help="folder of .bvh files")
+    ev.add_argument("--json", action="store_true", help="print every figure as JSON")
+    ev.add_argument("--batch-size", type=int, default=64)
+    ev.add_argument("--limit", type=int, default=None, help="at most this many clips")
+    ev.add_argument("--quiet", action="store_true", help="no progress bars")
+    ev.set_defaults(func=_cmd_eval)
+
+    pipe = sub.add_parser("pipeline", help="the main job, end to end (what `make demo` runs)")
+    pipe.add_argument("--out", default="runs/demo", help="output folder")
+    pipe.add_argument("--data", default=None, help="mocap folder (default: ../shared or bundled)")
+    pipe.add_argument("--limit", type=int, default=None, help="at most this many clips")
+    pipe.add_argument("--seed", type=int, default=0)
+    pipe.set_defaults(func=_cmd_pipeline)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``edgesdk`` console script."""
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except EdgeSDKError as exc:
+        print(f"edgesdk: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("edgesdk: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Data for training and evaluation: clips split by file, cached, and batched.
+
+Parsing 600 BVH files and retargeting them takes a while, so the clips of a data folder are
+cached (a pickle keyed by the folder's fingerprint) under ``$EDGESDK_CACHE`` or
+``~/.cache/edgesdk``; a changed file changes the fingerprint and invalidates the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Sampler
+from tqdm import tqdm
+
+from edgesdk.data.bvh import load_clip
+from edgesdk.data.clip import Clip
+from edgesdk.data.slots import SLOT_INDEX
+from edgesdk.data.sources import list_bvh
+from edgesdk.data.windows import WindowConfig, WindowDataset, split_by_file
+from edgesdk.errors import EdgeSDKError
+from edgesdk.io import atomic_path
+from edgesdk.models.base import MotionModel, collate
+from edgesdk.train.checkpoint import fingerprint_files
+
+FPS = 30.0
+_CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TrainData:
+    train: list[Clip]
+    val: list[Clip]
+    test: list[Clip]
+    fingerprint: str
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("EDGESDK_CACHE", Path.home() / ".cache" / "edgesdk"))
+
+
+def load_clips(files: Sequence[Path], progress: bool = True, workers: int = 2) -> list[Clip]:
+    """Parse and retarget BVH files at 30 Hz in a small process pool, in file order."""
+    load = partial(load_clip, fps=FPS)
+    desc = "load clips"
+    if workers <= 1 or len(files) < 8:
+        return [load(f) for f in tqdm(files, desc=desc, disable=not progress, leave=False)]
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        it = pool.imap(load, files, chunksize=4)
+        return list(tqdm(it, total=len(files), desc=desc, disable=not progress, leave=False))
+
+
+def _importer_version() -> str:
+    """Hash of the importer's source, so a change in retargeting invalidates cached clips."""
+    import edgesdk.data as data_pkg
+
+    folder = Path(data_pkg.__file__).parent
+    h = hashlib.sha256()
+    for name in ("bvh.py", "retarget.py", "resample.py", "clip.py", "labels.py"):
+        h.update((folder / name).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def load_clips_cached(
+    data_dir: Path, limit: int | None = None, progress: bool = True
+) -> tuple[list[Clip], str]:
+    """All clips of a folder at 30 Hz, and the folder's data fingerprint."""
+    files = list_bvh(data_dir)
+    if not files:
+        raise EdgeSDKError(f"{data_dir}: no .bvh files found")
+    if limit is not None:
+        files = files[:limit]
+    fingerprint = fingerprint_files(files, {"fps": FPS, "cache_version": _CACHE_VERSION})
+    path = cache_dir() / f"clips-{fingerprint[:16]}-{_importer_version()}.pkl"
+    if path.is_file():
+        with path.open("rb") as f:
+            clips: list[Clip] = pickle.load(f)
+        return clips, fingerprint
+    clips = load_clips(files, progress=progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        pickle.dump(clips, f, protocol=pickle.HIGHEST_PROTOCOL)
+    return clips, fingerprint
+
+
+def load_train_data(data_dir: Path, limit: int | None = None, progress: bool = True) -> TrainData:
+    """Clips split by file into train / val / test (stable across machines)."""
+    clips, fingerprint = load_clips_cached(data_dir, limit=limit, progress=progress)
+    train, val, test = split_by_file(clips)
+    if not train:
+        raise EdgeSDKError(f"{data_dir}: too few clips to train on ({len(clips)})")
+    return TrainData(train, val, test, fingerprint)
+
+
+def input_names(model: MotionModel) -> set[str]:
+    return {t.name for t in model.spec.inputs}
+
+
+def window_config_for(model: MotionModel, seed: int = 0, **changes: Any) -> WindowConfig:
+    """Windows carrying what the model reads: the 8x head stream when it needs it, and its
+    required slots forced on (Head2Body reads the head device only)."""
+    names = input_names(model)
+    required = tuple(SLOT_INDEX[s] for s in model.spec.slots) if len(model.spec.slots) < 3 else ()
+    fields: dict[str, Any] = {
+        "seed": seed,
+        "head_hr_factor": 8 if "head_imu_hr" in names else 0,
+        "require_slots": required,
+    }
+    if model.spec.window:
+        fields["window"] = model.spec.window
+    fields.update(changes)
+    return WindowConfig(**fields)
+
+
+def _collate_with_text(items: Sequence[dict[str, Any]], encoder: Any) -> dict[str, Any]:
+    batch = collate(items)
+    texts: list[str] = batch["text"]
+    if encoder is not None:
+        batch["text_emb"] = encoder.encode(texts)
+    batch["text_mask"] = torch.tensor([1.0 if t else 0.0 for t in texts])
+    return batch
+
+
+def make_loader(
+    ds: WindowDataset,
+    batch_size: int,
+    shuffle: bool,
+    sampler: Sampler[int] | None = None,
+    seed: int = 0,
+    text_encoder: Any = None,
+) -> DataLoader[dict[str, Any]]:
+    """Batches in the layout ``edgesdk.models.base`` documents; ``text_emb`` is added when a
+    text encoder is given (models that read text)."""
+    g = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        ds,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        sampler=sampler,
+        generator=g,
+        collate_fn=partial(_collate_with_text, encoder=text_encoder),
+    )
