@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/edgesdk demo --out runs/demo
+	$(BIN)/edgesdk pipeline --out runs/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check edgesdk tests benchmarks

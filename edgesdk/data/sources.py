@@ -8,7 +8,7 @@ use), so examples and tests run anywhere.
 Example:
     >>> clips = load_dir(bundled_data_dir(), fps=30.0, limit=2)
     >>> [c.name for c in clips], clips[0].fps
-    (['002_02', '002_03'], 30.0)
+    (['002_01', '002_02'], 30.0)
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def list_bvh(data_dir: str | Path) -> list[Path]:
 
     Example:
         >>> [p.name for p in list_bvh(bundled_data_dir())][:2]
-        ['002_02.bvh', '002_03.bvh']
+        ['002_01.bvh', '002_02.bvh']
     """
     root = Path(data_dir)
     if not root.is_dir():

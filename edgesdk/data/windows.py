@@ -91,15 +91,26 @@ def slot_subsets(min_size: int = 1, max_size: int = 3) -> list[tuple[int, ...]]:
 def split_by_file(
     clips: Sequence[Clip], val_frac: float = 0.1, test_frac: float = 0.15
 ) -> tuple[list[Clip], list[Clip], list[Clip]]:
-    """Train/val/test split by source file, stable across runs and machines (hash of the name)."""
-    train: list[Clip] = []
-    val: list[Clip] = []
-    test: list[Clip] = []
-    for clip in clips:
-        key = clip.source.rsplit("/", 1)[-1] or clip.name
-        u = int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-        (test if u < test_frac else val if u < test_frac + val_frac else train).append(clip)
+    """Train/val/test split by source file, stable across runs and machines (hash of the file
+    name). With 3 or more clips, val and test each get at least one, so a small set such as
+    the bundled samples still has held-out files."""
+    keyed = sorted((_file_hash(c), i) for i, c in enumerate(clips))
+    parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    for u, i in keyed:
+        part = "test" if u < test_frac else "val" if u < test_frac + val_frac else "train"
+        parts[part].append(i)
+    if len(clips) >= 3:
+        for part in ("test", "val"):
+            if not parts[part] and len(parts["train"]) > 1:
+                # The train clip whose hash is nearest the held-out range.
+                parts[part].append(parts["train"].pop(0))
+    train, val, test = ([clips[i] for i in sorted(parts[k])] for k in ("train", "val", "test"))
     return train, val, test
+
+
+def _file_hash(clip: Clip) -> float:
+    key = clip.source.rsplit("/", 1)[-1] or clip.name
+    return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
 
 
 def foot_contact(pos_m: np.ndarray, fps: float) -> np.ndarray:

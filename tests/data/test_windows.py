@@ -134,3 +134,10 @@ def test_foot_contact_standing_vs_lifted() -> None:
     pos[:, 11, 1] = 0.3  # right foot lifted
     contact = foot_contact(pos, 30.0)
     assert contact[:, 0].all() and not contact[:, 1].any()
+
+
+def test_small_sets_still_get_held_out_files() -> None:
+    clips = [_walking_clip(f"small{i}", frames=2) for i in range(4)]
+    train, val, test = split_by_file(clips)
+    assert len(val) >= 1 and len(test) >= 1 and len(train) >= 1
+    assert split_by_file(clips)[2][0].name == test[0].name

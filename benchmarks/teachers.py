@@ -1,0 +1,144 @@
+"""Teachers against the baselines on held-out files, and the cost table of every teacher.
+
+Trains the CPU-sized teachers and the baselines on the same inputs with ``edgesdk train``'s
+code path, evaluates them with ``edgesdk eval``'s, measures parameters / FLOPs / CPU time per
+1 s of motion for full and small configs, and writes ``benchmarks/results/teachers.json``
+with the command that produced it.
+
+    python benchmarks/teachers.py --data ../shared/data/mocap --out runs/teachers
+
+Baselines read exactly what their teacher reads: ``mlp-baseline`` the 5 IMU slots (against
+Ego4o), ``mlp-baseline-head`` the 240 Hz head IMU (against Head2Body); the mean pose is
+scored on the same windows with the true heading (an oracle advantage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from edgesdk.bench.cost import model_cost
+from edgesdk.io import write_json_atomic
+from edgesdk.models import create_model
+from edgesdk.train.data import load_train_data
+from edgesdk.train.evaluate import evaluate_checkpoint
+from edgesdk.train.trainer import TrainConfig, train
+
+RESULTS = Path(__file__).resolve().parent / "results" / "teachers.json"
+
+# (model, epochs per stage, batch size): sized to train in minutes on 2 CPU cores.
+RUNS: dict[str, tuple[str, int, int]] = {
+    "ego4o-small": ("ego4o-small", 8, 32),
+    "mlp-baseline": ("mlp-baseline", 30, 32),
+    "head2body-small": ("head2body-small", 6, 32),
+    "mlp-baseline-head": ("mlp-baseline-head", 30, 32),
+}
+PAIRS = {"ego4o-small": "mlp-baseline", "head2body-small": "mlp-baseline-head"}
+PAPER = {
+    "head2body": {
+        "vq_poser": {"gflops_per_1s": 9.15, "ms_per_1s": 96.4},
+        "imu_encoder": {"gflops_per_1s": 2.48, "ms_per_1s": 1.54},
+        "note": "Head2Body supplementary; 25 Hz output, their GPU timing",
+    }
+}
+COST_MODELS = ("ego4o", "ego4o-small", "head2body", "head2body-small")
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    keep = ("mpjpe_mm", "pa_mpjpe_mm", "mpjre_deg", "jitter_mps3")
+    out: dict[str, Any] = {
+        "overall": {k: round(result["overall"][k], 2) for k in keep},
+        "mean_pose_overall": {
+            k: round(result["baseline_mean_pose"]["overall"][k], 2) for k in keep
+        },
+        "per_combination_mpjpe_mm": {
+            k: round(v["mpjpe_mm"], 2) for k, v in result["per_combination"].items()
+        },
+    }
+    if "without_text" in result:
+        out["without_text_overall"] = {
+            k: round(result["without_text"]["overall"][k], 2) for k in keep
+        }
+        out["text_effect_mpjpe_mm"] = round(result["text_effect_mpjpe_mm"], 2)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--out", default="runs/teachers")
+    parser.add_argument("--models", nargs="*", default=list(RUNS))
+    parser.add_argument(
+        "--reuse", action="store_true", help="skip training where a checkpoint exists"
+    )
+    parser.add_argument("--epochs-scale", type=float, default=1.0)
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    data = load_train_data(Path(args.data))
+    report: dict[str, Any] = {
+        "command": "python " + " ".join(sys.argv),
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+        },
+        "data": {
+            "fingerprint": data.fingerprint,
+            "clips": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
+            "test_frames": sum(c.num_frames for c in data.test),
+        },
+        "mpjpe_definition": "root-aligned, mm; mean over device combinations of the model's slots",
+        "flops_convention": "torch.utils.flop_counter, 2 FLOPs per multiply-add",
+        "models": {},
+    }
+    for name in args.models:
+        model_name, epochs, batch = RUNS[name]
+        ckpt = Path(args.out) / name
+        t0 = time.perf_counter()
+        if not (args.reuse and (ckpt / "model.safetensors").is_file()):
+            epochs = max(1, round(epochs * args.epochs_scale))
+            train(
+                TrainConfig(
+                    model=model_name, data=args.data, out=str(ckpt), epochs=epochs, batch_size=batch
+                )
+            )
+        train_s = time.perf_counter() - t0
+        result = evaluate_checkpoint(ckpt, args.data, data=data)
+        report["models"][name] = {
+            "checkpoint": str(ckpt),
+            "train_command": f"edgesdk train --model {model_name} --data {args.data} "
+            f"--out {ckpt} --epochs {epochs} --batch-size {batch}",
+            "train_wall_s": round(train_s, 1),
+            **_summary(result),
+        }
+        write_json_atomic(RESULTS, report)  # partial results survive a later failure
+    for teacher, baseline in PAIRS.items():
+        if teacher in report["models"] and baseline in report["models"]:
+            t = report["models"][teacher]["overall"]["mpjpe_mm"]
+            report["models"][teacher]["vs_baselines"] = {
+                "mlp_mpjpe_mm": report["models"][baseline]["overall"]["mpjpe_mm"],
+                "mean_pose_mpjpe_mm": report["models"][teacher]["mean_pose_overall"]["mpjpe_mm"],
+                "beats_mlp_by_pct": round(
+                    100 * (1 - t / report["models"][baseline]["overall"]["mpjpe_mm"]), 1
+                ),
+                "beats_mean_pose_by_pct": round(
+                    100 * (1 - t / report["models"][teacher]["mean_pose_overall"]["mpjpe_mm"]), 1
+                ),
+            }
+    report["cost"] = {name: model_cost(create_model(name), time_runs=5) for name in COST_MODELS}
+    report["paper"] = PAPER
+    report["wall_s"] = round(time.perf_counter() - started, 1)
+    write_json_atomic(RESULTS, report)
+    print(f"wrote {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
