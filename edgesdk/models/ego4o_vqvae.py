@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from edgesdk.body.heading import heading_cos_sin, yaw_matrix
 from edgesdk.body.rotations import matrix_to_6d, rot6d_to_matrix
 from edgesdk.body.skeleton import BODY_PARTS, NUM_JOINTS
 
@@ -77,27 +78,6 @@ _JOINT_IDX, _SCALAR_IDX, PART_SLICES = _layout()
 FEATURE_DIM = PART_SLICES[-1][1]
 
 
-def heading_of(R_world_pelvis: Tensor) -> Tensor:
-    """``[..., 3, 3] -> [..., 2]``: (cos, sin) of the yaw that turns +Z to the pelvis's forward.
-
-    Two estimates are summed: the forward (+Z) axis and the left (+X) axis turned a quarter
-    right, so that lying down (forward vertical) or on the side (left vertical) still gives a
-    heading; +Z is the answer in the rare pose where both cancel (upside down).
-    """
-    forward, left = R_world_pelvis[..., :, 2], R_world_pelvis[..., :, 0]
-    flat = torch.stack([forward[..., 2] + left[..., 0], forward[..., 0] - left[..., 2]], -1)
-    norm = flat.norm(dim=-1, keepdim=True)
-    return torch.where(norm > 1e-3, flat / norm.clamp_min(1e-3), torch.tensor([1.0, 0.0]).to(flat))
-
-
-def yaw_matrix(heading: Tensor) -> Tensor:
-    """``[..., 2]`` (cos, sin) -> rotation about +Y ``[..., 3, 3]`` (taking +Z to (sin, 0, cos))."""
-    c, s = heading.unbind(-1)
-    one, zero = torch.ones_like(c), torch.zeros_like(c)
-    rows = [torch.stack(r, -1) for r in ([c, zero, s], [zero, one, zero], [-s, zero, c])]
-    return torch.stack(rows, -2)
-
-
 class MotionFeatures(nn.Module):
     """Targets <-> per-frame features (see the module docstring); holds only index tables."""
 
@@ -123,7 +103,7 @@ class MotionFeatures(nn.Module):
         """Targets ``[B, T, 22, 6]``, ``[B, T, 22, 3]``, ``[B, T, 2]`` -> features
         ``[B, T, FEATURE_DIM]`` and the first-frame pelvis heading ``[B, 2]``."""
         R_world_joint = rot6d_to_matrix(R_world_joint_6d)
-        heading = heading_of(R_world_joint[:, 0, 0])
+        heading = heading_cos_sin(R_world_joint[:, 0, 0], eps=1e-3)
         R_canon_world = yaw_matrix(heading).transpose(-1, -2)[:, None, None]
         rot = matrix_to_6d(R_canon_world @ R_world_joint)
         pos = (R_canon_world @ pos_m[..., None])[..., 0]

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from edgesdk.body.heading import heading_rotation
 from edgesdk.body.rotations import matrix_to_6d, rot6d_to_matrix
 from edgesdk.body.skeleton import NUM_JOINTS
 from edgesdk.errors import EdgeSDKError
@@ -58,23 +59,6 @@ POSE_FEATURES = ROT_FEATURES + (NUM_JOINTS - 1) * 3  # the pelvis's relative pos
 
 
 # ----------------------------------------------------------------------------- pose features
-
-
-def heading_rotation(R_world_sensor: Tensor) -> Tensor:
-    """``R_world_heading [..., 3, 3]``: the rotation about world +Y (up) in ``R_world_sensor``.
-
-    It is the twist of the swing-twist decomposition about Y, which is defined unless the
-    device is upside down; degenerate input (an all-zero, absent device) gives the identity.
-    """
-    cos = R_world_sensor[..., 0, 0] + R_world_sensor[..., 2, 2]
-    sin = R_world_sensor[..., 0, 2] - R_world_sensor[..., 2, 0]
-    norm = torch.sqrt(cos * cos + sin * sin)
-    ok = norm > 1e-6
-    cos = torch.where(ok, cos / norm.clamp_min(1e-6), torch.ones_like(cos))
-    sin = torch.where(ok, sin / norm.clamp_min(1e-6), torch.zeros_like(sin))
-    zero, one = torch.zeros_like(cos), torch.ones_like(cos)
-    rows = [[cos, zero, sin], [zero, one, zero], [-sin, zero, cos]]
-    return torch.stack([torch.stack(r, -1) for r in rows], -2)
 
 
 def pose_to_features(

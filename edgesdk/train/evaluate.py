@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from edgesdk.body.heading import heading_rotation
 from edgesdk.body.rotations import matrix_to_6d, rot6d_to_matrix
 from edgesdk.data.slots import SLOT_INDEX, SLOTS
 from edgesdk.data.windows import WindowDataset, slot_subsets
@@ -52,17 +53,6 @@ def combinations_for(model: MotionModel) -> list[tuple[int, ...]]:
 
 def combo_name(combo: tuple[int, ...]) -> str:
     return "+".join(SLOTS[i] for i in combo)
-
-
-def heading_rotation(R_world_pelvis: Tensor) -> Tensor:
-    """Yaw-only rotation ``[..., 3, 3]`` that turns +Z (the rest-pose front) to the pelvis's
-    facing direction projected on the floor."""
-    fwd = R_world_pelvis[..., :, 2]
-    yaw = torch.atan2(fwd[..., 0], fwd[..., 2])
-    c, s = torch.cos(yaw), torch.sin(yaw)
-    zero, one = torch.zeros_like(yaw), torch.ones_like(yaw)
-    rows = [[c, zero, s], [zero, one, zero], [-s, zero, c]]
-    return torch.stack([torch.stack(r, -1) for r in rows], -2)
 
 
 class MeanPose:

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from edgesdk.body.fk import forward_kinematics
+from edgesdk.body.heading import heading_cos_sin, yaw_matrix
 from edgesdk.body.rotations import axis_angle_to_matrix, matrix_to_6d, rot6d_to_matrix
 from edgesdk.body.skeleton import template_offsets
 from edgesdk.data.clip import Clip
@@ -18,7 +19,7 @@ from edgesdk.errors import EdgeSDKError
 from edgesdk.models.base import target_positions_rel
 from edgesdk.models.ego4o import Ego4oModel, ego4o_small
 from edgesdk.models.ego4o_parts import tokenize
-from edgesdk.models.ego4o_vqvae import FEATURE_DIM, MotionFeatures, heading_of, yaw_matrix
+from edgesdk.models.ego4o_vqvae import FEATURE_DIM, MotionFeatures
 from edgesdk.models.registry import create_model, list_models
 from edgesdk.models.text import TextEncoder
 from tests.models.conftest import make_batch
@@ -92,7 +93,7 @@ def test_motion_features_round_trip() -> None:
     assert torch.equal(out["contact"], batch["contact"])
     # Canonical frame: the pelvis heads along +Z at the first frame.
     canon = rot6d_to_matrix(x[:, 0, feats.rot_idx[0]])
-    assert torch.allclose(heading_of(canon), torch.tensor([1.0, 0.0]).expand(2, 2), atol=1e-5)
+    assert torch.allclose(heading_cos_sin(canon), torch.tensor([1.0, 0.0]).expand(2, 2), atol=1e-5)
 
 
 @pytest.mark.parametrize("tilt", [(0.0, 0.0, 0.0), (1.5708, 0.0, 0.0), (-1.5708, 0.0, 0.0),
@@ -101,7 +102,7 @@ def test_heading_survives_lying_down(tilt: tuple[float, float, float]) -> None:
     yaw = torch.tensor([0.0, 1.0, -2.5, 3.0])
     R_yaw = yaw_matrix(torch.stack([yaw.cos(), yaw.sin()], -1))
     R = R_yaw @ axis_angle_to_matrix(torch.tensor(tilt))
-    heading = heading_of(R)
+    heading = heading_cos_sin(R)
     assert torch.allclose(heading, torch.stack([yaw.cos(), yaw.sin()], -1), atol=1e-5)
 
 

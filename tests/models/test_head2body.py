@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 import torch
 
+from edgesdk.body.heading import heading_rotation
 from edgesdk.body.rotations import axis_angle_to_matrix, matrix_to_6d, rot6d_to_matrix
 from edgesdk.errors import EdgeSDKError
 from edgesdk.models.base import target_positions_rel
@@ -16,7 +17,6 @@ from edgesdk.models.head2body import (
     features_to_pose,
     head2body,
     head2body_small,
-    heading_rotation,
     pose_to_features,
 )
 from edgesdk.models.registry import create_model, list_models
