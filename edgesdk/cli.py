@@ -70,6 +70,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         limit=args.limit,
         resume=args.resume,
         overrides=_parse_overrides(args.set),
+        stage_epochs={k: int(v) for k, v in _parse_overrides(args.stage_epochs).items()},
         progress=not args.quiet,
     )
     out = train(config)
@@ -113,6 +114,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="folder of .bvh files")
     parser.add_argument("--out", required=True, help="checkpoint folder")
     parser.add_argument("--epochs", type=int, default=10, help="epochs per training stage")
+    parser.add_argument(
+        "--stage-epochs",
+        action="append",
+        default=[],
+        metavar="STAGE=N",
+        help="epochs of one stage (e.g. vqvae=25)",
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)

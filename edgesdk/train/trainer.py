@@ -59,6 +59,7 @@ class TrainConfig:
     limit: int | None = None
     resume: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
+    stage_epochs: dict[str, int] = field(default_factory=dict)  # per-stage override of epochs
     progress: bool = True
 
 
@@ -120,7 +121,10 @@ def train(config: TrainConfig) -> Path:
         step_module: nn.Module = _LossModule(model, stage)
         if world > 1:
             step_module = DistributedDataParallel(step_module, find_unused_parameters=True)
-        for epoch in range(config.epochs):
+        unknown = set(config.stage_epochs) - set(model.stages)
+        if unknown:
+            raise EdgeSDKError(f"--stage-epochs: {sorted(unknown)} not in {list(model.stages)}")
+        for epoch in range(config.stage_epochs.get(stage, config.epochs)):
             if (stage, epoch) in done:
                 continue
             train_loss = _run_epoch(
@@ -179,7 +183,7 @@ def _run_epoch(
     total, count = 0.0, 0
     bar = tqdm(
         loader,
-        desc=f"{config.model} {stage} {epoch + 1}/{config.epochs}",
+        desc=f"{config.model} {stage} {epoch + 1}/{config.stage_epochs.get(stage, config.epochs)}",
         disable=not config.progress or rank != 0,
         leave=False,
     )

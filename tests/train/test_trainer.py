@@ -189,3 +189,21 @@ def test_bad_inputs_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "no .bvh files" in capsys.readouterr().err
     assert main(["eval", "--model", str(tmp_path), "--data", DATA]) == 2
     assert "not a checkpoint folder" in capsys.readouterr().err
+
+
+def test_stage_epochs_override_and_unknown_stage(tmp_path: Path) -> None:
+    out = tmp_path / "stages"
+    base = TrainConfig(
+        model="mlp-baseline",
+        data=DATA,
+        out=str(out),
+        epochs=3,
+        batch_size=8,
+        progress=False,
+        stage_epochs={"main": 1},
+    )
+    train(base)
+    history = json.loads((out / "config.json").read_text())["train"]["history"]
+    assert [h["epoch"] for h in history] == [0]
+    with pytest.raises(EdgeSDKError, match="not in"):
+        train(TrainConfig(**{**base.__dict__, "stage_epochs": {"vqvae": 2}}))
