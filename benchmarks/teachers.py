@@ -15,6 +15,7 @@ scored on the same windows with the true heading (an oracle advantage).
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -26,6 +27,7 @@ import torch
 from edgesdk.bench.cost import model_cost
 from edgesdk.io import write_json_atomic
 from edgesdk.models import create_model
+from edgesdk.train.checkpoint import read_meta
 from edgesdk.train.data import load_train_data
 from edgesdk.train.evaluate import evaluate_checkpoint
 from edgesdk.train.trainer import TrainConfig, train
@@ -69,6 +71,23 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _train_command(ckpt: Path) -> str:
+    """How the checkpoint was trained, from its own config.json (true also with --reuse)."""
+    t = read_meta(ckpt)["train"]
+    stages = "".join(f" --stage-epochs {k}={v}" for k, v in t.get("stage_epochs", {}).items())
+    return (
+        f"edgesdk train --model {t['model']} --data {t['data']} --out {t['out']} "
+        f"--epochs {t['epochs']} --batch-size {t['batch_size']}{stages}"
+    )
+
+
+def _cost_table(command: str) -> dict[str, Any]:
+    table: dict[str, Any] = {"command": command, "cpu": platform.processor() or platform.machine()}
+    for name in COST_MODELS:
+        table[name] = model_cost(create_model(name), time_runs=5)
+    return table
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
@@ -78,12 +97,23 @@ def main() -> int:
         "--reuse", action="store_true", help="skip training where a checkpoint exists"
     )
     parser.add_argument("--epochs-scale", type=float, default=1.0)
+    parser.add_argument("--stage-epochs", nargs="*", default=[], metavar="STAGE=N")
+    parser.add_argument("--cost", choices=("yes", "no", "only"), default="yes")
     args = parser.parse_args()
 
     started = time.perf_counter()
+    command = "python " + " ".join(sys.argv)
+    previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    if args.cost == "only":
+        previous["cost"] = _cost_table(command)
+        write_json_atomic(RESULTS, previous)
+        print(f"updated the cost table in {RESULTS}")
+        return 0
+    stage_epochs = {k: int(v) for k, v in (item.split("=") for item in args.stage_epochs)}
     data = load_train_data(Path(args.data))
     report: dict[str, Any] = {
-        "command": "python " + " ".join(sys.argv),
+        **previous,
+        "command": command,
         "machine": {
             "cpu": platform.processor() or platform.machine(),
             "torch": torch.__version__,
@@ -96,7 +126,7 @@ def main() -> int:
         },
         "mpjpe_definition": "root-aligned, mm; mean over device combinations of the model's slots",
         "flops_convention": "torch.utils.flop_counter, 2 FLOPs per multiply-add",
-        "models": {},
+        "models": previous.get("models", {}),
     }
     for name in args.models:
         model_name, epochs, batch = RUNS[name]
@@ -106,16 +136,21 @@ def main() -> int:
             epochs = max(1, round(epochs * args.epochs_scale))
             train(
                 TrainConfig(
-                    model=model_name, data=args.data, out=str(ckpt), epochs=epochs, batch_size=batch
+                    model=model_name,
+                    data=args.data,
+                    out=str(ckpt),
+                    epochs=epochs,
+                    batch_size=batch,
+                    stage_epochs=stage_epochs,
                 )
             )
         train_s = time.perf_counter() - t0
         result = evaluate_checkpoint(ckpt, args.data, data=data)
         report["models"][name] = {
             "checkpoint": str(ckpt),
-            "train_command": f"edgesdk train --model {model_name} --data {args.data} "
-            f"--out {ckpt} --epochs {epochs} --batch-size {batch}",
-            "train_wall_s": round(train_s, 1),
+            "command": command,
+            "train_command": _train_command(ckpt),
+            "train_wall_s": read_meta(ckpt)["train"].get("wall_s", round(train_s, 1)),
             **_summary(result),
         }
         write_json_atomic(RESULTS, report)  # partial results survive a later failure
@@ -132,7 +167,8 @@ def main() -> int:
                     100 * (1 - t / report["models"][teacher]["mean_pose_overall"]["mpjpe_mm"]), 1
                 ),
             }
-    report["cost"] = {name: model_cost(create_model(name), time_runs=5) for name in COST_MODELS}
+    if args.cost == "yes":
+        report["cost"] = _cost_table(command)
     report["paper"] = PAPER
     report["wall_s"] = round(time.perf_counter() - started, 1)
     write_json_atomic(RESULTS, report)
