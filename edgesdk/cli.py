@@ -70,7 +70,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         limit=args.limit,
         resume=args.resume,
         overrides=_parse_overrides(args.set),
-        stage_epochs={k: int(v) for k, v in _parse_overrides(args.stage_epochs).items()},
+        stage_epochs=_parse_stage_epochs(args.stage_epochs),
         progress=not args.quiet,
     )
     out = train(config)
@@ -105,6 +105,16 @@ def _parse_overrides(items: Sequence[str]) -> dict[str, object]:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
             out[key] = value
+    return out
+
+
+def _parse_stage_epochs(items: Sequence[str]) -> dict[str, int]:
+    """``stage=N`` pairs with N a non-negative integer."""
+    out: dict[str, int] = {}
+    for key, value in _parse_overrides(items).items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise EdgeSDKError(f"--stage-epochs {key}={value!r}: expected a non-negative integer")
+        out[key] = value
     return out
 
 

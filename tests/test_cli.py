@@ -55,6 +55,9 @@ def test_data_show_writes_a_gif(tmp_path: Path) -> None:
         assert gif.n_frames > 10
 
 
+TRAIN_ARGS = ["train", "--model", "mlp-baseline", "--data", str(CLIP), "--out", "x"]
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -68,6 +71,10 @@ def test_data_show_writes_a_gif(tmp_path: Path) -> None:
             "worn on the head",
         ),
         (["data", "show", str(CLIP), "--out", "/nonexistent/dir/a.gif"], "does not exist"),
+        (
+            [*TRAIN_ARGS, "--stage-epochs", "main=two"],
+            "main='two': expected a non-negative integer",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
