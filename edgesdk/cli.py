@@ -82,7 +82,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from edgesdk.train.evaluate import evaluate_checkpoint
 
     result = evaluate_checkpoint(
-        args.model, args.data, batch_size=args.batch_size, limit=args.limit, progress=not args.quiet
+        args.model,
+        args.data,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        progress=not args.quiet,
+        overrides=_parse_overrides(args.set),
     )
     if args.json:
         print(json.dumps(result, indent=2))
@@ -199,6 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=int, default=64)
     ev.add_argument("--limit", type=int, default=None, help="at most this many clips")
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
+    ev.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change an inference-time config field (e.g. code_selection=hard)",
+    )
     ev.set_defaults(func=_cmd_eval)
 
     pipe = sub.add_parser("pipeline", help="the main job, end to end (what `make demo` runs)")

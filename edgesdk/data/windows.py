@@ -79,6 +79,18 @@ class WindowConfig:
             raise EdgeSDKError(f"window={self.window} and stride={self.stride} must be >= 2 and 1")
 
 
+def _subsets_for(config: WindowConfig) -> list[tuple[int, ...]]:
+    """The slot subsets a window draws from: those holding every required slot."""
+    subsets = slot_subsets(config.min_active, config.max_active)
+    required = set(config.require_slots)
+    kept = [c for c in subsets if required <= set(c)]
+    if not kept:
+        raise EdgeSDKError(
+            f"require_slots {config.require_slots} do not fit in max_active={config.max_active}"
+        )
+    return kept
+
+
 def slot_subsets(min_size: int = 1, max_size: int = 3) -> list[tuple[int, ...]]:
     """All subsets of slot indices with sizes in range (5 singles, 10 pairs, 10 triples)."""
     return [
@@ -175,7 +187,7 @@ class WindowDataset(Dataset[dict[str, object]]):
             for ci, f in enumerate(self.features)
             for start in range(0, len(f.pos_m) - config.window + 1, config.stride)
         ]
-        self._subsets = slot_subsets(config.min_active, config.max_active)
+        self._subsets = _subsets_for(config)
 
     def with_config(self, config: WindowConfig) -> WindowDataset:
         """The same clips and windows under another config that changes only how windows are
@@ -185,7 +197,7 @@ class WindowDataset(Dataset[dict[str, object]]):
             raise EdgeSDKError(f"with_config cannot change {same}; build a new dataset")
         other = copy.copy(self)
         other.config = config
-        other._subsets = slot_subsets(config.min_active, config.max_active)
+        other._subsets = _subsets_for(config)
         return other
 
     def __len__(self) -> int:
@@ -216,7 +228,10 @@ class WindowDataset(Dataset[dict[str, object]]):
                 slot = others[rng.integers(len(others))]
                 mask[:, slot] = 1.0
             else:
-                slot = subset[rng.integers(len(subset))]
+                optional = [s for s in subset if s not in self.config.require_slots]
+                if not optional:
+                    return mask
+                slot = optional[rng.integers(len(optional))]
             cut = int(rng.integers(T // 6, T - T // 6))
             if rng.random() < 0.5:
                 mask[:cut, slot] = 0.0  # joins at `cut`

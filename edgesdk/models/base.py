@@ -49,6 +49,7 @@ class ModelSpec:
     fps: float = 30.0
     window: int | None = None
     slots: tuple[str, ...] = SLOTS
+    required_slots: tuple[str, ...] = ()  # always present in training and evaluation windows
     streaming: bool = False
     state: tuple[TensorSpec, ...] = ()
     notes: str = ""

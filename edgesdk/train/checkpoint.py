@@ -117,11 +117,13 @@ def read_meta(ckpt_dir: Path | str) -> dict[str, Any]:
     return meta
 
 
-def load(ckpt_dir: Path | str) -> MotionModel:
-    """Rebuild the model saved in ``ckpt_dir`` (config, vocabulary and weights), in eval mode."""
+def load(ckpt_dir: Path | str, **overrides: Any) -> MotionModel:
+    """Rebuild the model saved in ``ckpt_dir`` (config, vocabulary and weights), in eval mode;
+    ``overrides`` change inference-time config fields (e.g. Ego4o's ``code_selection``)."""
     meta = read_meta(ckpt_dir)
     default = create_model(meta["model"]).config  # type: ignore[union-attr]
-    model = create_model(meta["model"], **config_from_dict(default, meta["config"]))
+    saved = config_from_dict(default, meta["config"])
+    model = create_model(meta["model"], **{**saved, **overrides})
     weights = Path(ckpt_dir) / WEIGHTS
     if not weights.is_file():
         raise EdgeSDKError(f"{ckpt_dir}: no {WEIGHTS}")

@@ -106,9 +106,11 @@ def input_names(model: MotionModel) -> set[str]:
 
 def window_config_for(model: MotionModel, seed: int = 0, **changes: Any) -> WindowConfig:
     """Windows carrying what the model reads: the 8x head stream when it needs it, and its
-    required slots forced on (Head2Body reads the head device only)."""
+    required slots forced on (Head2Body reads the head device only; SAME needs the head)."""
     names = input_names(model)
-    required = tuple(SLOT_INDEX[s] for s in model.spec.slots) if len(model.spec.slots) < 3 else ()
+    spec = model.spec
+    forced = spec.required_slots or (spec.slots if len(spec.slots) < 3 else ())
+    required = tuple(SLOT_INDEX[s] for s in forced)
     fields: dict[str, Any] = {
         "seed": seed,
         "head_hr_factor": 8 if "head_imu_hr" in names else 0,

@@ -44,11 +44,14 @@ _GLOBAL_ONLY = ("foot_skating_mm", "ground_penetration_mm", "root_aligned_mpjpe_
 
 
 def combinations_for(model: MotionModel) -> list[tuple[int, ...]]:
-    """Slot index combinations a model is evaluated on (sizes 1-3 within its slots)."""
+    """Slot index combinations a model is evaluated on (sizes 1-3 within its slots, each
+    holding the slots it requires)."""
     allowed = sorted(SLOT_INDEX[s] for s in model.spec.slots)
+    required = {SLOT_INDEX[s] for s in model.spec.required_slots}
     if len(allowed) <= 1:
         return [tuple(allowed)]
-    return [c for c in slot_subsets(1, min(3, len(allowed))) if set(c) <= set(allowed)]
+    combos = slot_subsets(1, min(3, len(allowed)))
+    return [c for c in combos if required <= set(c) <= set(allowed)]
 
 
 def combo_name(combo: tuple[int, ...]) -> str:
@@ -124,9 +127,11 @@ def evaluate_checkpoint(
     limit: int | None = None,
     progress: bool = True,
     data: TrainData | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """All figures of a checkpoint on the test split, as JSON-ready data."""
-    model = checkpoint.load(ckpt_dir)
+    """All figures of a checkpoint on the test split, as JSON-ready data (``overrides``: config
+    fields changed for inference, see ``checkpoint.load``)."""
+    model = checkpoint.load(ckpt_dir, **(overrides or {}))
     meta = checkpoint.read_meta(ckpt_dir)
     data = data or load_train_data(Path(data_dir), limit=limit, progress=progress)
     base_cfg = window_config_for(model, p_device_event=0.0)
@@ -155,6 +160,7 @@ def evaluate_checkpoint(
     result: dict[str, Any] = {
         "model": meta["model"],
         "checkpoint": str(ckpt_dir),
+        "overrides": overrides or {},
         "data_fingerprint": data.fingerprint,
         "split": {
             "test_clips": len(data.test),

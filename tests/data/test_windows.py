@@ -100,7 +100,13 @@ def test_fixed_and_required_slots(dataset: WindowDataset) -> None:
     assert fixed.features is dataset.features
     required = dataset.with_config(dataclasses.replace(dataset.config, require_slots=(0,)))
     for i in range(len(required)):
-        assert required[i]["mask"][:, 0].all()
+        mask = required[i]["mask"]
+        assert mask[:, 0].all()
+        # Required slots count toward max_active: never more than 3 devices at once.
+        assert mask.sum(1).max() <= required.config.max_active
+    too_many = dataclasses.replace(dataset.config, require_slots=(0, 1), max_active=1)
+    with pytest.raises(EdgeSDKError, match="do not fit"):
+        dataset.with_config(too_many)
     with pytest.raises(EdgeSDKError, match="cannot change"):
         dataset.with_config(dataclasses.replace(dataset.config, window=30))
 

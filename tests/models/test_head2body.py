@@ -149,16 +149,92 @@ def test_teacher_forcing_agrees_with_greedy_decoding(model: Head2Body) -> None:
     model.eval()
     transformer = model.vq_poser.transformer
     with torch.no_grad():
-        feats = model.imu_encoder(make_batch(time=12)["head_imu_hr"])
-        tokens = transformer.generate(feats)
+        feats, _ = model.encode_imu(make_batch(time=12)["head_imu_hr"])
+        tokens, logits = transformer.generate(feats)
         forced = transformer(feats, tokens)
         assert torch.equal(forced.argmax(-1), tokens)
+        assert torch.allclose(forced, logits, atol=1e-5)
         memory = transformer.encode(feats)
         start = torch.full_like(tokens[:, :1], transformer.start)
         for t in (0, 5, 11):
             prefix = torch.cat([start, tokens[:, :t]], 1)
             step = transformer.logits(prefix, memory)[:, -1]
             assert torch.allclose(step, forced[:, t], atol=1e-5)
+
+
+def _turn_world(head_imu_hr: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
+    """The same head motion seen from a world turned by ``R`` (gyro is in the sensor frame)."""
+    acc, gyro, c1, c2 = head_imu_hr.split(3, -1)
+    return torch.cat([acc @ R.T, gyro, c1 @ R.T, c2 @ R.T], -1)
+
+
+def test_encoder_is_blind_to_the_world_heading(model: Head2Body) -> None:
+    model.eval()
+    hr = make_batch(time=12)["head_imu_hr"]
+    R = axis_angle_to_matrix(torch.tensor([0.0, 2.1, 0.0]))
+    with torch.no_grad():
+        feats, R_world_heading = model.encode_imu(hr)
+        feats_turned, R_turned = model.encode_imu(_turn_world(hr, R))
+        assert torch.allclose(feats, feats_turned, atol=1e-4)
+        assert torch.allclose(R_turned, R @ R_world_heading, atol=1e-5)
+        # So the whole prediction turns with the world.
+        R6, pos = model(hr)
+        R6_turned, pos_turned = model(_turn_world(hr, R))
+    assert torch.allclose(pos_turned, pos @ R.T, atol=1e-4)
+    assert torch.allclose(rot6d_to_matrix(R6_turned), R @ rot6d_to_matrix(R6), atol=1e-4)
+
+
+def test_token_dropout_masks_teacher_forced_inputs_in_training_only(model: Head2Body) -> None:
+    transformer = model.vq_poser.transformer
+    transformer.scheduled_sampling = 0.0
+    feats = torch.randn(2, 10, model.config.enc_dim)
+    tokens = torch.randint(0, model.config.codebook_size, (2, 10))
+    seen: list[torch.Tensor] = []
+    hook = transformer.token_emb.register_forward_hook(lambda m, i, o: seen.append(i[0]))
+    model.train()
+    transformer(feats, tokens)
+    model.eval()
+    transformer(feats, tokens)
+    hook.remove()
+    assert (seen[0] == transformer.mask_token).any()
+    assert not (seen[1] == transformer.mask_token).any()
+    assert torch.equal(seen[1][:, 1:], tokens[:, :-1])
+
+
+def test_scheduled_sampling_feeds_back_own_predictions() -> None:
+    torch.manual_seed(0)
+    model = head2body_small(dropout=0.0)  # so that the training pass predicts as eval does
+    transformer = model.vq_poser.transformer
+    transformer.token_dropout, transformer.scheduled_sampling = 0.0, 0.99
+    feats = torch.randn(2, 10, model.config.enc_dim)
+    tokens = torch.randint(0, model.config.codebook_size, (2, 10))
+    seen: list[torch.Tensor] = []
+    hook = transformer.token_emb.register_forward_hook(lambda m, i, o: seen.append(i[0]))
+    model.train()
+    transformer(feats, tokens)
+    hook.remove()
+    first, second = seen  # the gradient-free teacher-forced pass, then the trained one
+    assert torch.equal(first[:, 1:], tokens[:, :-1])
+    model.eval()
+    with torch.no_grad():
+        own = transformer(feats, tokens).argmax(-1)
+    assert (second[:, 1:] == own[:, :-1]).float().mean() > 0.9
+
+
+def test_token_selection_soft_and_hard(model: Head2Body) -> None:
+    model.eval()
+    hr = make_batch(time=6)["head_imu_hr"]
+    hard = head2body_small(token_selection="hard").eval()
+    hard.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        soft_pose, hard_pose = model(hr)[1], hard(hr)[1]
+        tokens = model.predict({"head_imu_hr": hr, "mask": torch.ones(2, 6, 5)})["tokens"]
+        R_world_heading = model.encode_imu(hr)[1]
+        from_tokens = features_to_pose(model.vq_poser.vqvae.detokenize(tokens), R_world_heading)
+    assert torch.allclose(hard_pose, from_tokens[1], atol=1e-5)
+    assert not torch.allclose(soft_pose, hard_pose, atol=1e-4)
+    with pytest.raises(EdgeSDKError, match="token_selection"):
+        head2body_small(token_selection="beam")
 
 
 def test_pose_features_round_trip_through_the_heading_frame() -> None:

@@ -121,6 +121,9 @@ def test_text_model_reports_with_and_without_text(tmp_path: Path) -> None:
     )
     result = evaluate_checkpoint(out, DATA, progress=False)
     assert "without_text" in result and isinstance(result["text_effect_mpjpe_mm"], float)
+    hard = evaluate_checkpoint(out, DATA, progress=False, overrides={"code_selection": "hard"})
+    assert hard["overrides"] == {"code_selection": "hard"}
+    assert hard["overall"]["mpjpe_mm"] != result["overall"]["mpjpe_mm"]
 
 
 def test_head_only_model_is_evaluated_on_the_head(tmp_path: Path) -> None:
