@@ -1,6 +1,12 @@
 """Model registry: ``create_model(name, **overrides)``; one file per family."""
 
-from edgesdk.models import baselines, ego4o, head2body, same  # noqa: F401  (register their variants)
+from edgesdk.models import (  # noqa: F401  (register their variants)
+    baselines,
+    ego4o,
+    head2body,
+    motiongrpo,
+    same,
+)
 from edgesdk.models.registry import create_model, list_models, model_family, register_model
 
 __all__ = ["create_model", "list_models", "model_family", "register_model"]

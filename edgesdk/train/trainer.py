@@ -115,7 +115,9 @@ def train(config: TrainConfig) -> Path:
         for p in model.parameters():
             p.requires_grad_(p in params)
         trainable = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+        lr_scale = getattr(model, "stage_lr_scale", None)  # e.g. a smaller one for fine-tuning
+        lr = config.lr * (lr_scale(stage) if callable(lr_scale) else 1.0)
+        opt = torch.optim.AdamW(trainable, lr=lr, weight_decay=config.weight_decay)
         if state is not None and state.get("stage") == stage and "optimizer" in state:
             opt.load_state_dict(state["optimizer"])
         step_module: nn.Module = _LossModule(model, stage)
