@@ -38,13 +38,23 @@ RESULTS = Path(__file__).resolve().parent / "results" / "teachers.json"
 RUNS: dict[str, tuple[str, int, int, dict[str, int]]] = {
     "ego4o-small": ("ego4o-small", 12, 32, {"caption": 2}),
     "mlp-baseline": ("mlp-baseline", 30, 32, {}),
-    "head2body-small": ("head2body-small", 8, 32, {}),
+    "head2body-small": ("head2body-small", 8, 32, {"tokens": 6}),
     "mlp-baseline-head": ("mlp-baseline-head", 30, 32, {}),
+    "same-small": ("same-small", 15, 32, {}),
+    # Trained by benchmarks/motiongrpo.py (pretrain, then GRPO); evaluate it with --reuse.
+    "motiongrpo-small": ("motiongrpo-small", 40, 32, {"grpo": 2}),
 }
-PAIRS = {"ego4o-small": "mlp-baseline", "head2body-small": "mlp-baseline-head"}
+# SAME also reads the head's 6DoF pose, which the IMU-only MLP does not: an advantage it has.
+PAIRS = {
+    "ego4o-small": "mlp-baseline",
+    "head2body-small": "mlp-baseline-head",
+    "same-small": "mlp-baseline",
+    "motiongrpo-small": "mlp-baseline-head",
+}
 # Extra evaluations of a checkpoint with inference-time config changes.
 VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     "ego4o-small": {"hard_code_selection": {"code_selection": "hard"}},
+    "head2body-small": {"hard_token_selection": {"token_selection": "hard"}},
 }
 PAPER = {
     "head2body": {
@@ -53,7 +63,7 @@ PAPER = {
         "note": "Head2Body supplementary; 25 Hz output, their GPU timing",
     }
 }
-COST_MODELS = ("ego4o", "ego4o-small", "head2body", "head2body-small")
+COST_MODELS = ("ego4o", "ego4o-small", "head2body", "head2body-small", "same", "same-small")
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
