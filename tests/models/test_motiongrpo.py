@@ -98,6 +98,26 @@ def test_predict_and_generate_shapes(model: MotionGRPO) -> None:
         model.fixed_noise(1, model.config.max_frames + 1)
 
 
+def test_inference_averages_fixed_ddim_samples() -> None:
+    torch.manual_seed(0)
+    model = motiongrpo_small(inference_samples=3).eval()
+    (head,) = model.example_inputs(batch_size=2)
+    cond, R_world_heading = head_conditioning(head, model.config.fps)
+    with torch.no_grad():
+        samples = [
+            model.sample(cond, model.fixed_noise(2, 60, i), model.config.ddim_steps, 0.0)[0]
+            for i in range(3)
+        ]
+        expected = features_to_pose(torch.stack(samples).mean(0), R_world_heading)
+        got = model(head)
+        single = motiongrpo_small(inference_samples=1).eval()
+        single.load_state_dict(model.state_dict())
+        torch.testing.assert_close(single(head)[1], model.generate(head, "ddim")[1])
+    torch.testing.assert_close(got[1], expected[1], atol=1e-5, rtol=1e-5)
+    with pytest.raises(EdgeSDKError, match="inference_samples"):
+        motiongrpo_small(inference_samples=0)
+
+
 def test_schedule_and_sampler_steps() -> None:
     abar = cosine_alphas_cumprod(1000)
     assert abar[0] > 0.9999 and abar[-1] < 1e-6
