@@ -63,7 +63,16 @@ PAPER = {
         "note": "Head2Body supplementary; 25 Hz output, their GPU timing",
     }
 }
-COST_MODELS = ("ego4o", "ego4o-small", "head2body", "head2body-small", "same", "same-small")
+COST_MODELS = (
+    "ego4o",
+    "ego4o-small",
+    "head2body",
+    "head2body-small",
+    "same",
+    "same-small",
+    "motiongrpo",
+    "motiongrpo-small",
+)
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:

@@ -231,7 +231,7 @@ class FusionDecoder(nn.Module):
         tokens = {m: self.token_norms[m](t) for m, t in tokens.items()}
         N = tokens["imu"].shape[0]
         x = self.queries.expand(N, -1, -1)
-        pose = self.init_pose.expand(N, -1, -1)
+        pose = self.init_pose.repeat(N, 1, 1)  # not a view: FlopCounterMode hooks its input
         poses = []
         for layer in self.layers:
             x = layer(x + self.pose_embed(pose), tokens)
