@@ -8,6 +8,7 @@ Example:
     $ edgesdk data synth --data ../shared/data/mocap --out takes/ --limit 5
     $ edgesdk data show walk.bvh --out walk.gif
     $ edgesdk pipeline --out runs/demo
+    $ edgesdk distill --teacher runs/same-small --student same-student --data DIR --out runs/s
 """
 
 from __future__ import annotations
@@ -75,6 +76,29 @@ def _cmd_train(args: argparse.Namespace) -> int:
     )
     out = train(config)
     print(json.dumps({"checkpoint": str(out)}))
+    return 0
+
+
+def _cmd_distill(args: argparse.Namespace) -> int:
+    from edgesdk.train.distill import DistillConfig, distill
+
+    config = DistillConfig(
+        teacher=args.teacher,
+        student=args.student,
+        data=args.data,
+        out=args.out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        alpha=args.alpha,
+        seed=args.seed,
+        limit=args.limit,
+        resume=args.resume,
+        overrides=_parse_overrides(args.set),
+        progress=not args.quiet,
+    )
+    out = distill(config)
+    print(json.dumps({"checkpoint": str(out), "teacher": args.teacher, "alpha": args.alpha}))
     return 0
 
 
@@ -196,6 +220,33 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(func=_cmd_data_show)
 
     add_train_arguments(sub.add_parser("train", help="train a registered model"))
+
+    dis = sub.add_parser("distill", help="distill a teacher checkpoint into a student")
+    dis.add_argument("--teacher", required=True, help="teacher checkpoint folder")
+    dis.add_argument("--student", required=True, help="a registered student, e.g. same-student")
+    dis.add_argument("--data", required=True, help="folder of .bvh files")
+    dis.add_argument("--out", required=True, help="student checkpoint folder")
+    dis.add_argument("--epochs", type=int, default=10)
+    dis.add_argument(
+        "--alpha",
+        type=float,
+        default=0.5,
+        help="weight of the teacher's targets vs ground truth (0: ground truth only)",
+    )
+    dis.add_argument("--batch-size", type=int, default=32)
+    dis.add_argument("--lr", type=float, default=1e-3)
+    dis.add_argument("--seed", type=int, default=0)
+    dis.add_argument("--limit", type=int, default=None, help="at most this many clips")
+    dis.add_argument("--resume", action="store_true", help="continue from --out")
+    dis.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a student config field",
+    )
+    dis.add_argument("--quiet", action="store_true", help="no progress bars")
+    dis.set_defaults(func=_cmd_distill)
 
     ev = sub.add_parser("eval", help="evaluate a checkpoint on held-out files")
     ev.add_argument("--model", required=True, help="checkpoint folder")

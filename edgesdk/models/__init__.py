@@ -6,6 +6,7 @@ from edgesdk.models import (  # noqa: F401  (register their variants)
     head2body,
     motiongrpo,
     same,
+    students,
 )
 from edgesdk.models.registry import create_model, list_models, model_family, register_model
 

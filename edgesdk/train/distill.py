@@ -1,0 +1,226 @@
+"""Distillation of a trained teacher into a streaming student (``edgesdk.models.students``).
+
+Each training batch is run through the teacher (eval mode, no gradients: Ego4o's decoded
+codes, Head2Body's greedy tokens, SAME's refined pose, MotionGRPO's deterministic DDIM
+sample), and the student learns ``alpha`` x (pose loss against the teacher's joint rotations
+and positions) + (1 - alpha) x (against the ground truth); see
+``StreamingStudent.distill_loss`` for the terms. ``alpha = 0`` never runs the teacher: the
+control run, trained on ground truth alone on the very same windows (the teacher still picks
+them), so that the value of distilling is measured.
+
+Windows carry what both read (the union of their required slots, the 8x head stream when
+either reads it, the teacher's window length). The checkpoint folder has the layout of
+``edgesdk train`` (``checkpoint.save``: weights, config, spec, data fingerprint, history,
+``--resume`` state) and its ``train`` metadata records the teacher checkpoint, its model and
+alpha; ``checkpoint.load`` and ``evaluate_checkpoint`` read it as any other.
+
+Example:
+    $ edgesdk distill --teacher runs/same-small --student same-student --data DIR --out runs/s
+    $ edgesdk distill --teacher runs/same-small --student same-student --alpha 0 ...  # control
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from edgesdk.data.windows import WindowConfig, WindowDataset
+from edgesdk.errors import EdgeSDKError
+from edgesdk.models import create_model, list_models, model_family
+from edgesdk.models.base import MotionModel
+from edgesdk.models.students_core import StreamingStudent
+from edgesdk.models.text import default_text_encoder
+from edgesdk.train import checkpoint
+from edgesdk.train.data import TrainData, input_names, load_train_data, window_config_for
+from edgesdk.train.trainer import TrainConfig, _run_epoch, evaluate_loss
+
+STAGE = "main"  # a student's one training stage
+TEACHER_TARGETS = ("R_world_joint_6d", "pos_rel_m", "contact")
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """Everything a distillation run depends on; saved in the checkpoint's ``config.json``."""
+
+    teacher: str  # teacher checkpoint folder
+    student: str  # registered student name, e.g. "same-student"
+    data: str
+    out: str
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    alpha: float = 0.5  # weight of the teacher's targets; 0: ground truth only (the control)
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    seed: int = 0
+    limit: int | None = None
+    resume: bool = False
+    overrides: dict[str, Any] = field(default_factory=dict)  # student config fields
+    progress: bool = True
+
+
+def students() -> list[str]:
+    """The registered student names."""
+    return [n for n in list_models() if model_family(n) == "students"]
+
+
+class _DistillLoss(nn.Module):
+    """The student's loss on a batch with the teacher's targets; the teacher is held outside
+    the module tree, so the trainer's ``.train()`` leaves it in eval mode and it is not saved."""
+
+    def __init__(self, student: StreamingStudent, teacher: MotionModel, alpha: float) -> None:
+        super().__init__()
+        self.student, self.alpha = student, alpha
+        self._teacher = [teacher]
+
+    def forward(self, batch: dict[str, Any]) -> tuple[Tensor, dict[str, float]]:
+        if self.student.training:
+            batch = self.student.augment(batch)  # the teacher sees the same inputs
+        targets = teacher_targets(self._teacher[0], batch) if self.alpha > 0 else None
+        return self.student.distill_loss(batch, targets, self.alpha)
+
+
+@torch.no_grad()
+def teacher_targets(teacher: MotionModel, batch: dict[str, Any]) -> dict[str, Tensor]:
+    """The teacher's deterministic predictions on a batch that the student learns from."""
+    teacher.eval()
+    out = teacher.predict(batch)
+    return {k: out[k].detach() for k in TEACHER_TARGETS if k in out}
+
+
+def distill_window_config(teacher: MotionModel, student: MotionModel, seed: int) -> WindowConfig:
+    """Windows both read: the teacher's length, the union of the slots each needs, the 8x
+    head stream when either reads it."""
+    t, s = window_config_for(teacher, seed=seed), window_config_for(student, seed=seed)
+    if t.head_hr_factor and s.head_hr_factor and t.head_hr_factor != s.head_hr_factor:
+        raise EdgeSDKError(
+            f"teacher and student read the head IMU at {t.head_hr_factor}x and "
+            f"{s.head_hr_factor}x the frame rate"
+        )
+    return dataclasses.replace(
+        t,
+        head_hr_factor=max(t.head_hr_factor, s.head_hr_factor),
+        require_slots=tuple(sorted(set(t.require_slots) | set(s.require_slots))),
+    )
+
+
+def _check(config: DistillConfig) -> None:
+    known = students()
+    if config.student not in known:
+        raise EdgeSDKError(f"unknown student {config.student!r}; students: {', '.join(known)}")
+    if not 0.0 <= config.alpha <= 1.0:
+        raise EdgeSDKError(f"alpha {config.alpha}: expected a number in [0, 1]")
+    if config.epochs < 0 or config.batch_size < 1:
+        raise EdgeSDKError(
+            f"epochs {config.epochs} / batch size {config.batch_size}: expected >= 0 / >= 1"
+        )
+
+
+def distill(config: DistillConfig) -> Path:
+    """Distill ``config.teacher`` into a new ``config.student``; returns the checkpoint folder."""
+    _check(config)
+    out = Path(config.out)
+    state = checkpoint.load_train_state(out) if config.resume else None
+    if config.resume:
+        if state is None:
+            raise EdgeSDKError(f"{out}: --resume given but there is no {checkpoint.TRAIN_STATE}")
+        _check_resumed(out, config)
+    teacher = checkpoint.load(config.teacher)
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    teacher_meta = checkpoint.read_meta(config.teacher)
+
+    torch.manual_seed(config.seed)  # after the teacher: its building does not move the seed
+    student = create_model(config.student, **config.overrides)
+    assert isinstance(student, StreamingStudent)
+    data = load_train_data(Path(config.data), limit=config.limit, progress=config.progress)
+    wcfg = distill_window_config(teacher, student, config.seed)
+    names = input_names(teacher) | input_names(student)
+    text_encoder = default_text_encoder() if "text_emb" in names else None
+    train_ds = WindowDataset(data.train, wcfg, train=True)
+    val_ds = WindowDataset(data.val, wcfg, train=False)
+    if len(train_ds) == 0:
+        raise EdgeSDKError(f"{config.data}: no training windows (clips shorter than the window?)")
+    opt = torch.optim.AdamW(student.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    if state is not None:
+        student.load_state_dict(checkpoint.load(out).state_dict())
+        opt.load_state_dict(state["optimizer"])
+
+    # The trainer's epoch loop (progress bar, gradient clipping) on the distillation loss.
+    loop = TrainConfig(
+        model=config.student, data=config.data, out=config.out, epochs=config.epochs,
+        batch_size=config.batch_size, lr=config.lr, weight_decay=config.weight_decay,
+        grad_clip=config.grad_clip, seed=config.seed, limit=config.limit,
+        progress=config.progress,
+    )  # fmt: skip
+    loss_module = _DistillLoss(student, teacher, config.alpha)
+    history: list[dict[str, Any]] = list(state["history"]) if state else []
+    done = {h["epoch"] for h in history}
+    started = time.perf_counter()
+    for epoch in range(config.epochs):
+        if epoch in done:
+            continue
+        train_loss = _run_epoch(loss_module, train_ds, opt, loop, STAGE, epoch, 0, 1, text_encoder)
+        # Validation against the ground truth: the figure that distilling should lower.
+        val_loss = evaluate_loss(student, val_ds, STAGE, config.batch_size, text_encoder)
+        history.append(
+            {"stage": STAGE, "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
+        )
+        _save(student, config, teacher_meta, data, wcfg, history, opt, started)
+    if not history:  # zero epochs: still a loadable checkpoint of the initial student
+        _save(student, config, teacher_meta, data, wcfg, history, opt, started)
+    return out
+
+
+def _check_resumed(out: Path, config: DistillConfig) -> None:
+    saved = checkpoint.read_meta(out)
+    train = saved.get("train", {})
+    teacher = str(Path(config.teacher).resolve())
+    same = (saved.get("model"), train.get("teacher_path"), train.get("alpha")) == (
+        config.student,
+        teacher,
+        config.alpha,
+    )
+    if not same:
+        raise EdgeSDKError(
+            f"{out}: --resume of a different run (saved: student {saved.get('model')}, "
+            f"teacher {train.get('teacher')}, alpha {train.get('alpha')})"
+        )
+
+
+def _save(
+    student: StreamingStudent,
+    config: DistillConfig,
+    teacher_meta: dict[str, Any],
+    data: TrainData,
+    wcfg: WindowConfig,
+    history: list[dict[str, Any]],
+    opt: torch.optim.Optimizer,
+    started: float,
+) -> None:
+    checkpoint.save(
+        student,
+        config.out,
+        data={
+            "fingerprint": data.fingerprint,
+            "source": str(config.data),
+            "clips": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
+            "window": dataclasses.asdict(wcfg),
+        },
+        train={
+            **{k: v for k, v in dataclasses.asdict(config).items() if k != "progress"},
+            "kind": "distill",
+            "teacher_path": str(Path(config.teacher).resolve()),
+            "teacher_model": teacher_meta.get("model"),
+            "teacher_data_fingerprint": teacher_meta.get("data", {}).get("fingerprint"),
+            "history": history,
+            "wall_s": round(time.perf_counter() - started, 1),
+        },
+        train_state={"history": history, "stage": STAGE, "optimizer": opt.state_dict()},
+    )
