@@ -67,7 +67,7 @@ from torch import Tensor, nn
 from edgesdk.body.skeleton import NUM_JOINTS
 from edgesdk.errors import EdgeSDKError
 from edgesdk.models.base import ModelSpec, MotionModel, TensorSpec, target_positions_rel
-from edgesdk.models.head2body import (
+from edgesdk.models.head2body_vq import (
     POSE_FEATURES,
     ROT_FEATURES,
     features_to_pose,

@@ -45,7 +45,7 @@ from torch import Tensor, nn
 from edgesdk.body.rotations import rot6d_to_matrix
 from edgesdk.body.skeleton import NUM_JOINTS
 from edgesdk.metrics import mpjpe_mm, mpjre_deg, mpjve_mm_s, pa_mpjpe_mm
-from edgesdk.models.head2body import POSE_FEATURES, features_to_pose
+from edgesdk.models.head2body_vq import POSE_FEATURES, features_to_pose
 from edgesdk.models.motiongrpo_diffusion import head_conditioning
 
 if TYPE_CHECKING:
