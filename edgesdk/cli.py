@@ -160,6 +160,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="STAGE=N",
         help="epochs of one stage (e.g. vqvae=25)",
     )
+    _add_run_arguments(parser, "model")
+    parser.set_defaults(func=_cmd_train)
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """Options every training run takes (``train`` and ``distill``)."""
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
@@ -170,10 +176,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a model config field",
+        help=f"override a {what} config field",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(func=_cmd_train)
 
 
 def _cmd_pipeline(args: argparse.Namespace) -> int:
@@ -233,19 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.5,
         help="weight of the teacher's targets vs ground truth (0: ground truth only)",
     )
-    dis.add_argument("--batch-size", type=int, default=32)
-    dis.add_argument("--lr", type=float, default=1e-3)
-    dis.add_argument("--seed", type=int, default=0)
-    dis.add_argument("--limit", type=int, default=None, help="at most this many clips")
-    dis.add_argument("--resume", action="store_true", help="continue from --out")
-    dis.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a student config field",
-    )
-    dis.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_run_arguments(dis, "student")
     dis.set_defaults(func=_cmd_distill)
 
     ev = sub.add_parser("eval", help="evaluate a checkpoint on held-out files")

@@ -39,6 +39,7 @@ from edgesdk.models.text import default_text_encoder
 from edgesdk.train import checkpoint
 from edgesdk.train.data import TrainData, input_names, load_train_data, window_config_for
 from edgesdk.train.trainer import TrainConfig, _run_epoch, evaluate_loss
+from edgesdk.train.trainer import _save as save_run
 
 STAGE = "main"  # a student's one training stage
 TEACHER_TARGETS = ("R_world_joint_6d", "pos_rel_m", "contact")
@@ -195,7 +196,7 @@ def _check_resumed(out: Path, config: DistillConfig) -> None:
 
 
 def _save(
-    student: StreamingStudent,
+    student: MotionModel,
     config: DistillConfig,
     teacher_meta: dict[str, Any],
     data: TrainData,
@@ -204,23 +205,10 @@ def _save(
     opt: torch.optim.Optimizer,
     started: float,
 ) -> None:
-    checkpoint.save(
-        student,
-        config.out,
-        data={
-            "fingerprint": data.fingerprint,
-            "source": str(config.data),
-            "clips": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
-            "window": dataclasses.asdict(wcfg),
-        },
-        train={
-            **{k: v for k, v in dataclasses.asdict(config).items() if k != "progress"},
-            "kind": "distill",
-            "teacher_path": str(Path(config.teacher).resolve()),
-            "teacher_model": teacher_meta.get("model"),
-            "teacher_data_fingerprint": teacher_meta.get("data", {}).get("fingerprint"),
-            "history": history,
-            "wall_s": round(time.perf_counter() - started, 1),
-        },
-        train_state={"history": history, "stage": STAGE, "optimizer": opt.state_dict()},
-    )
+    extra = {
+        "kind": "distill",
+        "teacher_path": str(Path(config.teacher).resolve()),
+        "teacher_model": teacher_meta.get("model"),
+        "teacher_data_fingerprint": teacher_meta.get("data", {}).get("fingerprint"),
+    }
+    save_run(student, config, data, wcfg, history, STAGE, opt, started, extra)

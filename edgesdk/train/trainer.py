@@ -220,14 +220,17 @@ def evaluate_loss(
 
 def _save(
     model: MotionModel,
-    config: TrainConfig,
+    config: Any,
     data: TrainData,
     wcfg: Any,
     history: list[dict[str, Any]],
     stage: str,
     opt: torch.optim.Optimizer,
     started: float,
+    extra: dict[str, Any] | None = None,
 ) -> None:
+    """Save a run's checkpoint: ``config`` is its dataclass (``TrainConfig`` or another run's
+    config with ``out`` and ``data``), ``extra`` more train metadata (e.g. the teacher)."""
     checkpoint.save(
         model,
         config.out,
@@ -239,6 +242,7 @@ def _save(
         },
         train={
             **{k: v for k, v in dataclasses.asdict(config).items() if k != "progress"},
+            **(extra or {}),
             "history": history,
             "wall_s": round(time.perf_counter() - started, 1),
         },

@@ -6,6 +6,7 @@ tests/train.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +16,16 @@ from edgesdk.body.rotations import axis_angle_to_matrix, matrix_to_6d
 
 HEAD_HR_FACTOR = 8
 TEXT_DIM = 384
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    """Model tests use tiny tensors: on a shared 2-core machine a second intra-op thread only
+    adds contention (a 64-channel conv of 32 frames went from ~1 ms to ~100 ms)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def make_batch(batch: int = 2, time: int = 32, seed: int = 0) -> dict[str, Any]:

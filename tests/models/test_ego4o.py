@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -25,16 +23,6 @@ from edgesdk.models.text import TextEncoder
 from tests.models.conftest import make_batch
 
 TEXTS = ["active walk", "basketball - forward dribble", "dance - expressive arms, pirouette"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    # These tensors are tiny: on a shared 2-core machine, intra-op threads only add overhead
-    # (a 64-channel conv of 32 frames went from ~1 ms to ~100 ms with 2 busy threads).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import doctest
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -26,15 +25,6 @@ from edgesdk.models.same import (
     same_small,
 )
 from tests.models.conftest import make_batch
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    # Tiny tensors: a second OpenMP thread only adds contention on a shared CPU.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

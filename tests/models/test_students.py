@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import doctest
 import math
-from collections.abc import Iterator
 from itertools import combinations
 from typing import Any
 
@@ -25,14 +24,6 @@ from tests.models.conftest import make_batch
 STUDENTS = ["ego4o-student", "head2body-student", "same-student", "motiongrpo-student"]
 T = 16
 HR = 8
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _student(name: str) -> StreamingStudent:
