@@ -52,7 +52,6 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
         "per_combination_mpjpe_mm": {
             k: round(v["mpjpe_mm"], 2) for k, v in result["per_combination"].items()
         },
-        "train_wall_s": None,
     }
 
 
