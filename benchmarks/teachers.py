@@ -36,7 +36,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "teachers.json"
 
 # (model, epochs per stage, batch size, per-stage epochs): sized to train in minutes on 2 cores.
 RUNS: dict[str, tuple[str, int, int, dict[str, int]]] = {
-    "ego4o-small": ("ego4o-small", 12, 32, {"caption": 2}),
+    "ego4o-small": ("ego4o-small", 12, 32, {"encoder": 36, "caption": 2}),
     "mlp-baseline": ("mlp-baseline", 30, 32, {}),
     "head2body-small": ("head2body-small", 8, 32, {"tokens": 14}),
     "mlp-baseline-head": ("mlp-baseline-head", 30, 32, {}),

@@ -194,6 +194,67 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from edgesdk.export.export import export_model
+    from edgesdk.export.manifest import manifest_path
+
+    path = export_model(
+        args.model,
+        args.backend,
+        args.precision,
+        Path(args.out),
+        calib_dir=args.calib,
+        calib_samples=args.calib_samples,
+        progress=not args.quiet,
+        command=" ".join(["edgesdk", *args.argv]),
+    )
+    manifest = json.loads(manifest_path(path).read_text())
+    numerics = manifest.get("numerics", {})
+    print(
+        json.dumps(
+            {
+                "artifact": str(path),
+                "manifest": str(manifest_path(path)),
+                "bytes": manifest["file_size_bytes"],
+                "passed": numerics.get("passed"),
+                "mpjpe_delta_mm": numerics.get("mpjpe_delta_mm"),
+            }
+        )
+    )
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from edgesdk.export.junit import write_junit
+    from edgesdk.export.validate import validate
+
+    reports = [
+        validate(
+            a,
+            args.data,
+            args.max_mpjpe_delta_mm,
+            args.windows,
+            args.model_dir,
+            progress=not args.quiet,
+        )
+        for a in args.artifacts
+    ]
+    if args.junit:
+        write_junit(args.junit, "edgesdk.validate", reports)
+    if args.json:
+        print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
+    else:
+        for r in reports:
+            figure = (
+                f"MPJPE {r['mpjpe_artifact_mm']:.2f} mm vs eager {r['mpjpe_eager_mm']:.2f}"
+                f" (delta {r['mpjpe_delta_mm']:+.2f})"
+                if r["ran"]
+                else r["reason"]
+            )
+            print(f"{'PASS' if r['passed'] else 'FAIL'} {r['artifact']}: {figure}")
+    return 0 if all(r["passed"] for r in reports) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgesdk", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -257,6 +318,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.set_defaults(func=_cmd_eval)
 
+    exp = sub.add_parser("export", help="export a checkpoint to a device runtime's artifact")
+    exp.add_argument("--model", required=True, help="checkpoint folder")
+    exp.add_argument("--backend", required=True, choices=["executorch", "coreml", "tflite", "onnx"])
+    exp.add_argument(
+        "--precision",
+        default=None,
+        choices=["fp32", "fp16", "int8", "pal4"],
+        help="default: the backend's (fp16 for coreml, else fp32)",
+    )
+    exp.add_argument(
+        "--calib",
+        default=None,
+        metavar="DATA_DIR",
+        help="mocap folder: int8 calibration (train split) and numerics (test)",
+    )
+    exp.add_argument("--calib-samples", type=int, default=256)
+    exp.add_argument("--out", required=True, help="output folder")
+    exp.add_argument("--quiet", action="store_true", help="no progress bars")
+    exp.set_defaults(func=_cmd_export)
+
+    val = sub.add_parser("validate", help="run artifacts in their runtimes against eager")
+    val.add_argument("artifacts", nargs="+", help=".pte / .onnx / .tflite / .mlpackage")
+    val.add_argument("--data", default=None, help="mocap folder (its test split is used)")
+    val.add_argument("--max-mpjpe-delta-mm", type=float, default=3.0)
+    val.add_argument("--windows", type=int, default=24, help="held-out windows to run")
+    val.add_argument("--model-dir", default=None, help="checkpoint (default: the manifest's)")
+    val.add_argument("--json", action="store_true", help="print the full reports as JSON")
+    val.add_argument("--junit", default=None, metavar="FILE", help="write JUnit XML")
+    val.add_argument("--quiet", action="store_true", help="no progress bars")
+    val.set_defaults(func=_cmd_validate)
+
     pipe = sub.add_parser("pipeline", help="the main job, end to end (what `make demo` runs)")
     pipe.add_argument("--out", default="runs/demo", help="output folder")
     pipe.add_argument("--data", default=None, help="mocap folder (default: ../shared or bundled)")
@@ -268,7 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``edgesdk`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -40,7 +40,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from edgesdk.body.skeleton import NUM_JOINTS
@@ -66,6 +65,7 @@ HEAD_IMU_CHANNELS = 12  # acc_world_mps2 (3), gyro_rads (3, sensor frame), R_wor
 # Slots in the order their heading is taken as the yaw frame (the first one present).
 REFERENCE_ORDER = ("head", "left_pocket", "right_pocket", "left_wrist", "right_wrist")
 _REF_INDEX = [SLOTS.index(s) for s in REFERENCE_ORDER]
+_SLOT_ONEHOT = torch.eye(NUM_SLOTS)
 
 
 # ----------------------------------------------------------------------------- spec pieces
@@ -166,10 +166,17 @@ class Ego4oStudent(StreamingStudent):
     def reference_slot(mask: Tensor) -> Tensor:
         """One-hot ``[B, T, 5]`` of the slot whose heading is the frame's yaw (zeros when no
         slot is present)."""
-        present = (mask > 0.5).to(mask.dtype)[..., _REF_INDEX]
-        rank = present * torch.arange(NUM_SLOTS, 0, -1, dtype=mask.dtype, device=mask.device)
-        slot = torch.tensor(_REF_INDEX, device=mask.device)[rank.argmax(-1)]
-        return F.one_hot(slot, NUM_SLOTS).to(mask.dtype) * present.amax(-1, keepdim=True)
+        # Products of 0/1 flags, no argmax / one_hot: they export to every backend and stay
+        # exact under int8 (LiteRT has no one_hot assert, and quantized comparisons drift).
+        present = (mask > 0.5).to(mask.dtype)
+        none_before = torch.ones_like(present[..., 0])
+        onehot = torch.zeros_like(present)
+        for slot in _REF_INDEX:
+            first = present[..., slot] * none_before
+            onehot = onehot + first[..., None] * _SLOT_ONEHOT[slot].to(present)
+            if slot != _REF_INDEX[-1]:  # no dead node (LiteRT's quantizer trips on one)
+                none_before = none_before * (1.0 - present[..., slot])
+        return onehot
 
     def current(self, inputs: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
         imu, mask = inputs[0], inputs[1]

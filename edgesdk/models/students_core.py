@@ -196,7 +196,9 @@ class StreamingStudent(MotionModel):
         B = inputs[0].shape[0]
         h0, prev0 = self.init_state(B, inputs[0]) if state is None else state
         cos_sin, now = self.current(inputs)
-        prev = torch.cat([prev0[:, None], now[:, :-1]], 1)
+        prev = prev0[:, None]  # one frame (``step``): no empty slice, which Core ML mis-sizes
+        if now.shape[1] > 1:
+            prev = torch.cat([prev, now[:, :-1]], 1)
         R_world_ref = yaw_matrix(cos_sin)  # [B, T, 3, 3]
         x = self.embed(self.features(inputs, R_world_ref.transpose(-1, -2), now, prev))
         extra = self.extra_inputs(inputs)

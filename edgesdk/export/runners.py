@@ -1,0 +1,202 @@
+"""Run an artifact in its own runtime: float32 numpy arrays in, float32 numpy arrays out.
+
+Runners import numpy and their runtime only (no torch, no training stack), so the runtime and
+the benchmarks work from ``pip install "edgesdk[runtime]"`` on an edge board. Each takes the
+inputs in the manifest's order and returns the outputs in the manifest's order.
+
+Example (the manifest beside the artifact lists the inputs and outputs)::
+
+    runner = open_runner("exports/same-student-int8.onnx")
+    outputs = runner.run([imu, mask, head, gru_h, prev])
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesdk.errors import EdgeSDKError
+
+INSTALL_HINTS = {
+    "executorch": "pip install executorch==1.5.1",
+    "onnxruntime": "pip install onnxruntime==1.32.0",
+    "ai_edge_litert": "pip install ai-edge-litert==2.3.0 (or tflite-runtime)",
+    "coremltools": "pip install coremltools==9.0",
+}
+
+
+def require(module: str, what: str) -> None:
+    """A one-line error with an install hint when ``module`` is missing."""
+    if importlib.util.find_spec(module) is None:
+        hint = INSTALL_HINTS.get(module, f"pip install {module}")
+        raise EdgeSDKError(
+            f"{what} needs the Python module {module}, which is not installed: {hint}"
+        )
+
+
+class Runner:
+    """An artifact loaded in its runtime. ``run`` takes and returns float32 arrays."""
+
+    backend = ""
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        self.path = Path(path)
+        self.threads = threads
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+
+class ExecuTorchRunner(Runner):
+    backend = "executorch"
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        super().__init__(path, threads)
+        require("executorch", f"{path}: running a .pte")
+        import torch  # executorch's Python runtime takes torch tensors
+        from executorch.runtime import Runtime
+
+        self._torch = torch
+        torch.set_num_threads(threads)
+        self.method = Runtime.get().load_program(str(path)).load_method("forward")
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        args = [self._torch.from_numpy(np.ascontiguousarray(x, np.float32)) for x in inputs]
+        return [np.asarray(o.numpy(), np.float32) for o in self.method.execute(args)]
+
+
+class OnnxRunner(Runner):
+    backend = "onnx"
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        super().__init__(path, threads)
+        require("onnxruntime", f"{path}: running an .onnx")
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.names = [i.name for i in self.session.get_inputs()]
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        feed = {
+            n: np.ascontiguousarray(x, np.float32) for n, x in zip(self.names, inputs, strict=True)
+        }
+        return [np.asarray(o, np.float32) for o in self.session.run(None, feed)]
+
+
+class LiteRTRunner(Runner):
+    """The ``ai_edge_litert`` Interpreter (``tflite_runtime`` when only that is installed);
+    int8 inputs or outputs, if a converter left any, are (de)quantized with their params."""
+
+    backend = "tflite"
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        super().__init__(path, threads)
+        for module in ("ai_edge_litert.interpreter", "tflite_runtime.interpreter"):
+            if importlib.util.find_spec(module.split(".")[0]) is not None:
+                interpreter: Any = importlib.import_module(module).Interpreter
+                break
+        else:
+            require("ai_edge_litert", f"{path}: running a .tflite")
+        self.interpreter = interpreter(model_path=str(path), num_threads=threads)
+        self.runner = self.interpreter.get_signature_runner()
+        self.in_details = self.runner.get_input_details()
+        self.out_details = self.runner.get_output_details()
+        self.in_names = sorted(self.in_details, key=_arg_index)
+        self.out_names = sorted(self.out_details, key=_arg_index)
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        feed = {
+            n: _quantize(x, self.in_details[n]) for n, x in zip(self.in_names, inputs, strict=True)
+        }
+        out = self.runner(**feed)
+        return [_dequantize(out[n], self.out_details[n]) for n in self.out_names]
+
+
+def _arg_index(name: str) -> int:
+    """``args_3`` / ``output_3`` -> 3 (LiteRT's signature names, in call order)."""
+    tail = name.rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def _quantize(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    if detail["dtype"] == np.float32:
+        return np.ascontiguousarray(x)
+    scale, zero = detail["quantization"]
+    info = np.iinfo(detail["dtype"])
+    return np.clip(np.round(x / scale + zero), info.min, info.max).astype(detail["dtype"])
+
+
+def _dequantize(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    if detail["dtype"] == np.float32:
+        return np.asarray(x, np.float32)
+    scale, zero = detail["quantization"]
+    return ((x.astype(np.float32) - zero) * scale).astype(np.float32)
+
+
+class CoreMLRunner(Runner):
+    """Core ML prediction: macOS only (coremltools cannot run a model on Linux)."""
+
+    backend = "coreml"
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        super().__init__(path, threads)
+        if not coreml_can_predict():
+            raise EdgeSDKError(
+                f"{path}: Core ML prediction needs macOS (this is "
+                f"{platform.system()}); `edgesdk validate` checks the spec here"
+            )
+        require("coremltools", f"{path}: running an .mlpackage")
+        import coremltools as ct
+
+        self.model = ct.models.MLModel(str(path))
+        spec = self.model.get_spec()
+        self.in_names = [i.name for i in spec.description.input]
+        self.out_names = [o.name for o in spec.description.output]
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        out = self.model.predict(
+            {n: np.asarray(x, np.float32) for n, x in zip(self.in_names, inputs, strict=True)}
+        )
+        return [np.asarray(out[n], np.float32) for n in self.out_names]
+
+
+def coreml_can_predict() -> bool:
+    return platform.system() == "Darwin"
+
+
+RUNNERS: dict[str, type[Runner]] = {
+    "executorch": ExecuTorchRunner,
+    "onnx": OnnxRunner,
+    "tflite": LiteRTRunner,
+    "coreml": CoreMLRunner,
+}
+SUFFIXES = {".pte": "executorch", ".onnx": "onnx", ".tflite": "tflite", ".mlpackage": "coreml"}
+
+
+def backend_of(path: Path | str) -> str:
+    """The backend of an artifact, from its suffix."""
+    suffix = Path(path).suffix
+    if suffix not in SUFFIXES:
+        raise EdgeSDKError(
+            f"{path}: unknown artifact type {suffix!r} (expected one of {', '.join(SUFFIXES)})"
+        )
+    return SUFFIXES[suffix]
+
+
+def open_runner(path: Path | str, threads: int = 1) -> Runner:
+    """Load an artifact in the runtime its suffix names."""
+    path = Path(path)
+    backend = backend_of(path)
+    if not path.exists():
+        raise EdgeSDKError(f"{path}: no such artifact")
+    return RUNNERS[backend](path, threads)

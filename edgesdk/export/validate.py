@@ -1,0 +1,155 @@
+"""Validate an artifact in its own runtime against eager PyTorch on real held-out windows.
+
+Every window of the test split (files training never saw) is run twice: eager PyTorch (the
+float model of the manifest's checkpoint) and the artifact in its runtime. A streaming
+artifact is called once per frame and fed *its own* state back, as on a device, so error
+that accumulates through the state is measured. Figures: max abs error of every output
+against eager; MPJPE (root-aligned, mm) of eager and of the artifact against ground truth,
+their difference (the gate), and the artifact against eager. Core ML cannot predict off
+macOS: there the converted spec (input / output names, shapes, dtypes) is checked instead,
+and the result says so.
+
+Example:
+    $ edgesdk validate out/same-student-int8.pte --data ../shared/data/mocap --json
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesdk.export.backends import BACKENDS
+from edgesdk.export.manifest import read_manifest
+from edgesdk.export.runners import backend_of, open_runner
+from edgesdk.export.signature import ExportSignature, signature_for
+from edgesdk.models.base import target_positions_rel
+from edgesdk.quantize.calibration import eager_calls, model_inputs, windows
+from edgesdk.train import checkpoint
+from edgesdk.train.data import load_train_data
+
+# Beyond the MPJPE gate, an fp32 artifact must match eager to this max abs error.
+FP32_MAX_ABS_ERROR = 1e-3
+
+
+def _pose_index(sig: ExportSignature) -> int:
+    return [t.name for t in sig.outputs].index("pos_rel_m")
+
+
+def run_windows(sig: ExportSignature, runner: Any, batches: list[dict[str, Any]]) -> dict[str, Any]:
+    """Eager and artifact outputs on each window; errors and MPJPEs over all frames."""
+    n_state = len(sig.state_pairs)
+    max_err = np.zeros(len(sig.outputs))
+    err_eager, err_art, art_vs_eager, frames, calls = 0.0, 0.0, 0.0, 0, 0
+    pos_i = _pose_index(sig)
+    finite = True
+    started = time.perf_counter()
+    for batch in batches:
+        calls_eager = eager_calls(sig, model_inputs(sig.model, batch))
+        state: list[np.ndarray] | None = None
+        eager_pos, art_pos = [], []
+        for args, ref in calls_eager:
+            feed = [a.numpy() for a in args]
+            if sig.streaming and state is not None:
+                feed[len(feed) - n_state :] = state
+            out = runner.run(feed)
+            calls += 1
+            finite = finite and all(np.isfinite(o).all() for o in out)
+            for i, (o, r) in enumerate(zip(out, ref, strict=True)):
+                max_err[i] = max(max_err[i], float(np.abs(o - r.numpy()).max()))
+            if sig.streaming:
+                state = list(out[len(out) - n_state :])
+            eager_pos.append(ref[pos_i].numpy().reshape(-1, 22, 3))
+            art_pos.append(out[pos_i].reshape(-1, 22, 3))
+        gt = target_positions_rel(batch).numpy().reshape(-1, 22, 3)
+        e, a = np.concatenate(eager_pos), np.concatenate(art_pos)
+        err_eager += float(np.linalg.norm(e - gt, axis=-1).mean(-1).sum())
+        err_art += float(np.linalg.norm(a - gt, axis=-1).mean(-1).sum())
+        art_vs_eager += float(np.linalg.norm(a - e, axis=-1).mean(-1).sum())
+        frames += len(gt)
+    wall = time.perf_counter() - started
+    frames = max(frames, 1)
+    return {
+        "windows": len(batches),
+        "frames": frames,
+        "calls": calls,
+        "finite": finite,
+        "max_abs_error": {t.name: float(v) for t, v in zip(sig.outputs, max_err, strict=True)},
+        "mpjpe_eager_mm": 1000.0 * err_eager / frames,
+        "mpjpe_artifact_mm": 1000.0 * err_art / frames,
+        "mpjpe_delta_mm": 1000.0 * (err_art - err_eager) / frames,
+        "mpjpe_artifact_vs_eager_mm": 1000.0 * art_vs_eager / frames,
+        "wall_s_incl_eager": round(wall, 2),
+    }
+
+
+def check_coreml_spec(artifact: Path, sig: ExportSignature) -> dict[str, Any]:
+    """Names, shapes and dtypes of a converted Core ML model against the signature."""
+    import coremltools as ct
+
+    spec = ct.models.MLModel(str(artifact), skip_model_load=True).get_spec()
+    fp32 = ct.proto.FeatureTypes_pb2.ArrayFeatureType.FLOAT32
+    problems = []
+    for kind, got, want in (
+        ("input", spec.description.input, sig.inputs),
+        ("output", spec.description.output, sig.outputs),
+    ):
+        if [g.name for g in got] != [w.name for w in want]:
+            problems.append(f"{kind} names {[g.name for g in got]} != {[w.name for w in want]}")
+            continue
+        for g, w in zip(got, want, strict=True):
+            arr = g.type.multiArrayType
+            if kind == "input" and tuple(arr.shape) != tuple(w.shape):
+                problems.append(f"{kind} {g.name} shape {tuple(arr.shape)} != {tuple(w.shape)}")
+            if arr.dataType != fp32:
+                problems.append(f"{kind} {g.name} dtype {arr.dataType} is not FLOAT32")
+    return {"spec_version": spec.specificationVersion, "problems": problems}
+
+
+def validate(
+    artifact: Path | str,
+    data_dir: Path | str | None,
+    max_mpjpe_delta_mm: float = 3.0,
+    max_windows: int = 24,
+    model_dir: Path | str | None = None,
+    threads: int = 1,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """The validation report of one artifact; ``report["passed"]`` is the gate."""
+    artifact = Path(artifact)
+    manifest = read_manifest(artifact)
+    backend = backend_of(artifact)
+    model = checkpoint.load(model_dir or manifest["checkpoint"]["path"])
+    sig = signature_for(model)
+    report: dict[str, Any] = {
+        "artifact": str(artifact),
+        "model": manifest["model"],
+        "backend": backend,
+        "precision": manifest["precision"],
+        "max_mpjpe_delta_mm": max_mpjpe_delta_mm,
+    }
+    if BACKENDS[backend].runs_here:
+        checked = check_coreml_spec(artifact, sig)
+        report.update(
+            ran=False,
+            reason=BACKENDS[backend].runs_here + ": spec checked instead",
+            spec_check=checked,
+            passed=not checked["problems"],
+        )
+        return report
+    if data_dir is None:
+        raise ValueError("validation needs held-out data (--data DIR)")
+    data = load_train_data(Path(data_dir), progress=progress)
+    batches = windows(model, data.test, limit=max_windows)
+    figures = run_windows(sig, open_runner(artifact, threads), batches)
+    report.update(ran=True, data_fingerprint=data.fingerprint, split="test", **figures)
+    ok = figures["finite"] and figures["mpjpe_delta_mm"] <= max_mpjpe_delta_mm
+    if manifest["precision"] == "fp32":
+        worst = max(figures["max_abs_error"].values())
+        ok = ok and worst <= FP32_MAX_ABS_ERROR
+        report["fp32_max_abs_error_gate"] = FP32_MAX_ABS_ERROR
+    report["passed"] = bool(ok and math.isfinite(figures["mpjpe_artifact_mm"]))
+    return report

@@ -1,0 +1,116 @@
+"""Real windows for calibration and validation, and the artifact calls they make.
+
+Calibration reads windows of the *train* split (never the files validation scores); a
+streaming model is stepped through each window in eager PyTorch and every frame's call
+(frame inputs + the state eager carried into it) is one calibration sample, so the
+quantizer sees the state values the device will see, not zeros.
+
+Example:
+    >>> from edgesdk.models import create_model
+    >>> from edgesdk.export.signature import signature_for
+    >>> from edgesdk.data.sources import bundled_data_dir
+    >>> from edgesdk.train.data import load_clips_cached
+    >>> clips, _ = load_clips_cached(bundled_data_dir() / "cmu", limit=2, progress=False)
+    >>> sig = signature_for(create_model("same-student"))
+    >>> wins = windows(sig.model, clips, limit=2)
+    >>> calls = eager_calls(sig, model_inputs(sig.model, wins[0]))
+    >>> len(calls), len(calls[0][0]), len(calls[0][1])
+    (60, 5, 6)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from edgesdk.data.clip import Clip
+from edgesdk.data.windows import WindowDataset
+from edgesdk.export.signature import ExportSignature, dims, frame_inputs, num_frames
+from edgesdk.models.base import MotionModel, _resolve_dim
+from edgesdk.train.data import input_names, make_loader, window_config_for
+
+Call = tuple[tuple[Tensor, ...], tuple[Tensor, ...]]  # (inputs, eager outputs) of one call
+
+
+def windows(
+    model: MotionModel, clips: Sequence[Clip], limit: int | None = None, seed: int = 0
+) -> list[dict[str, Any]]:
+    """Non-overlapping windows (batch 1) of ``clips`` with the model's inputs; devices are
+    drawn per window (1-3 of the model's slots) and drop in and out as in evaluation."""
+    cfg = window_config_for(model, seed=seed)
+    cfg = dataclasses.replace(cfg, stride=cfg.window)
+    ds = WindowDataset(list(clips), cfg, train=False)
+    encoder = None
+    if "text_emb" in input_names(model):
+        from edgesdk.models.text import default_text_encoder
+
+        encoder = default_text_encoder()
+    out = []
+    n = len(ds) if limit is None else min(limit, len(ds))
+    # Spread the picks over the whole split, not its first files.
+    picks = sorted({round(i * len(ds) / n) for i in range(n)}) if n else []
+    loader = make_loader(torch.utils.data.Subset(ds, picks), 1, False, text_encoder=encoder)  # type: ignore[arg-type]
+    for batch in loader:
+        out.append(batch)
+    return out
+
+
+def model_inputs(model: MotionModel, batch: dict[str, Any]) -> tuple[Tensor, ...]:
+    """``forward``'s tensors from a batch: the model's own mapping when it has one, else the
+    batch's tensors by input name (zeros, i.e. absent, for one the batch lacks)."""
+    own = getattr(model, "inputs", None)
+    if callable(own):
+        return tuple(own(batch))
+    time = int(batch["pos_m"].shape[1])
+    out = []
+    for t in model.spec.inputs:
+        x = batch.get(t.name)
+        if not isinstance(x, Tensor):
+            x = torch.zeros([_resolve_dim(d, 1, time) for d in t.shape])
+        out.append(x.float())
+    return tuple(out)
+
+
+@torch.no_grad()
+def eager_calls(sig: ExportSignature, inputs: Sequence[Tensor]) -> list[Call]:
+    """The artifact calls one window makes, with eager PyTorch's outputs: one per frame for
+    a streaming model (state carried by eager), one for a windowed model."""
+    if not sig.streaming:
+        args = tuple(inputs)
+        return [(args, tuple(sig.module(*args)))]
+    n_state = len(sig.state_pairs)
+    state = tuple(torch.zeros(dims(t)) for t in sig.inputs[len(sig.inputs) - n_state :])
+    calls = []
+    for t in range(num_frames(sig, inputs)):
+        args = (*frame_inputs(sig, inputs, t), *state)
+        out = tuple(sig.module(*args))
+        calls.append((args, out))
+        state = out[len(out) - n_state :]
+    return calls
+
+
+def calibration_set(
+    sig: ExportSignature, clips: Sequence[Clip], max_samples: int = 256, seed: int = 0
+) -> tuple[list[tuple[Tensor, ...]], str]:
+    """Up to ``max_samples`` real call inputs from ``clips`` and their fingerprint."""
+    wins = windows(
+        sig.model,
+        clips,
+        limit=max(1, max_samples // 15 if sig.streaming else max_samples),
+        seed=seed,
+    )
+    samples: list[tuple[Tensor, ...]] = []
+    for batch in wins:
+        calls = eager_calls(sig, model_inputs(sig.model, batch))
+        samples.extend(args for args, _ in calls[:: max(1, len(calls) // 15)])
+    samples = samples[:max_samples]
+    h = hashlib.sha256()
+    for args in samples:
+        for a in args:
+            h.update(a.numpy().tobytes())
+    return samples, h.hexdigest()
