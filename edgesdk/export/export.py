@@ -122,7 +122,7 @@ def export_model(
     out_dir: Path | str,
     calib_dir: Path | str | None = None,
     calib_samples: int = 256,
-    validate_windows: int = 24,
+    validate_windows: int | None = 24,
     progress: bool = True,
     command: str = "",
 ) -> Path:

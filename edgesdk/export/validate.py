@@ -113,7 +113,7 @@ def validate(
     artifact: Path | str,
     data_dir: Path | str | None,
     max_mpjpe_delta_mm: float = 3.0,
-    max_windows: int = 24,
+    max_windows: int | None = 24,
     model_dir: Path | str | None = None,
     threads: int = 1,
     progress: bool = False,

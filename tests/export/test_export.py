@@ -19,6 +19,7 @@ from edgesdk.export.manifest import FORMAT, manifest_path, read_manifest
 from edgesdk.export.runners import open_runner
 from edgesdk.export.signature import signature_for
 from edgesdk.export.validate import validate
+from edgesdk.models import create_model, list_models
 from edgesdk.train import checkpoint
 
 from .conftest import STUDENTS, small_student
@@ -266,3 +267,23 @@ def test_failed_export_leaves_nothing(
         export_model(student_ckpts["same-student"], "onnx", "fp32", tmp_path, progress=False)
     assert list(tmp_path.iterdir()) == []
     assert not manifest_path(tmp_path / "same-student-fp32.onnx").exists()
+
+
+TEACHERS = [n for n in list_models() if not n.endswith("-student") and "-" in n]
+# Head2Body decodes its tokens one by one: an exported 60-frame window unrolls 60 decoder
+# passes (minutes to export); 8 frames test the same graph.
+SHORTER = {"head2body-small": {"window": 8}}
+
+
+@pytest.mark.parametrize("name", TEACHERS)
+def test_registry_windowed_models_export_to_onnx(name: str, tmp_path: Path) -> None:
+    """Every small teacher and baseline exports its window to ONNX and matches eager on the
+    example input (the other backends' coverage of the teachers is in numerics.json)."""
+    torch.manual_seed(0)
+    model = create_model(name, **SHORTER.get(name, {}))
+    ckpt = checkpoint.save(model, tmp_path / name, data={"fingerprint": "test"})
+    path = export_model(ckpt, "onnx", "fp32", tmp_path / "out", progress=False)
+    manifest = read_manifest(path)
+    assert manifest["io"]["mode"].startswith("window") and manifest["io"]["state"] == []
+    errors = manifest["numerics"]["max_abs_error_example_input"]
+    assert set(errors) == {"R_world_joint_6d", "pos_rel_m"} and max(errors.values()) < 1e-3
