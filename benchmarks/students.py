@@ -112,6 +112,9 @@ def main() -> int:
     parser.add_argument("--pairs", nargs="*", default=list(PAIRS), choices=list(PAIRS))
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--alpha", type=float, default=0.5)
+    parser.add_argument(
+        "--variant", default="", choices=("", "tiny"), help="tiny: the GRU 1 x 32 students"
+    )
     parser.add_argument("--results", type=Path, default=RESULTS / "students.json")
     args = parser.parse_args()
     command = "python " + " ".join(sys.argv)
@@ -119,6 +122,7 @@ def main() -> int:
     data = load_train_data(Path(args.data))
     for family in args.pairs:
         teacher_name, paper, student = PAIRS[family]
+        student += f"-{args.variant}" if args.variant else ""
         teacher_ckpt = Path(args.teachers) / teacher_name
         entry: dict[str, Any] = {"command": command, "teacher": str(teacher_ckpt)}
         for label, alpha in (("distilled", args.alpha), ("ground_truth_only", 0.0)):

@@ -118,10 +118,16 @@ def _train_command(ckpt: Path) -> str:
     """How the checkpoint was trained, from its own config.json (true also with --reuse)."""
     t = read_meta(ckpt)["train"]
     stages = "".join(f" --stage-epochs {k}={v}" for k, v in t.get("stage_epochs", {}).items())
-    return (
+    command = (
         f"edgesdk train --model {t['model']} --data {t['data']} --out {t['out']} "
         f"--epochs {t['epochs']} --batch-size {t['batch_size']}{stages}"
     )
+    if t.get("resume"):
+        command += (
+            " --resume  (continuing an earlier run with fewer epochs in a stage: the "
+            "checkpoint's train.history lists every epoch; the optimizer restarts at a stage)"
+        )
+    return command
 
 
 def _cost_table(command: str) -> dict[str, Any]:

@@ -344,3 +344,32 @@ def same_student(**overrides: Any) -> SameStudent:
 def motiongrpo_student(**overrides: Any) -> MotionGRPOStudent:
     """MotionGRPO's student: head 6DoF trajectory -> GRU 2 x 128, one pass per frame."""
     return _create(MotionGRPOStudent, "motiongrpo-student", overrides)
+
+
+# Tiny variants (GRU 1 x 32): at most 1/100 of the small teachers' FLOPs per second of motion
+# (the default 2 x 128 students are 1/8 - 1/127 of them, 1/240 - 1/20000 of the paper-scale).
+TINY = {"hidden": 32, "layers": 1}
+
+
+@register_model
+def ego4o_student_tiny(**overrides: Any) -> Ego4oStudent:
+    """ego4o-student with a GRU 1 x 32."""
+    return _create(Ego4oStudent, "ego4o-student-tiny", {**TINY, **overrides})
+
+
+@register_model
+def head2body_student_tiny(**overrides: Any) -> Head2BodyStudent:
+    """head2body-student with a GRU 1 x 32."""
+    return _create(Head2BodyStudent, "head2body-student-tiny", {**TINY, **overrides})
+
+
+@register_model
+def same_student_tiny(**overrides: Any) -> SameStudent:
+    """same-student with a GRU 1 x 32."""
+    return _create(SameStudent, "same-student-tiny", {**TINY, **overrides})
+
+
+@register_model
+def motiongrpo_student_tiny(**overrides: Any) -> MotionGRPOStudent:
+    """motiongrpo-student with a GRU 1 x 32."""
+    return _create(MotionGRPOStudent, "motiongrpo-student-tiny", {**TINY, **overrides})
