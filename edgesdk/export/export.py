@@ -171,7 +171,9 @@ def export_model(
         manifest["command"] = command or " ".join(sys.argv)
         write_json_atomic(manifest_path(staged), manifest)
         if data is not None:
-            report = validate(staged, calib_dir, max_windows=validate_windows, model_dir=ckpt_dir)
+            report = validate(
+                staged, calib_dir, max_windows=validate_windows, model_dir=ckpt_dir, data=data
+            )
             manifest["numerics"] = {k: v for k, v in report.items() if k != "artifact"}
         elif not backend.runs_here:
             manifest["numerics"] = _random_input_numerics(sig, staged)

@@ -29,7 +29,7 @@ from edgesdk.export.signature import ExportSignature, signature_for
 from edgesdk.models.base import target_positions_rel
 from edgesdk.quantize.calibration import eager_calls, model_inputs, windows
 from edgesdk.train import checkpoint
-from edgesdk.train.data import load_train_data
+from edgesdk.train.data import TrainData, load_train_data
 
 # Beyond the MPJPE gate, an fp32 artifact must match eager to this max abs error.
 FP32_MAX_ABS_ERROR = 1e-3
@@ -117,6 +117,7 @@ def validate(
     model_dir: Path | str | None = None,
     threads: int = 1,
     progress: bool = False,
+    data: TrainData | None = None,
 ) -> dict[str, Any]:
     """The validation report of one artifact; ``report["passed"]`` is the gate."""
     artifact = Path(artifact)
@@ -142,7 +143,7 @@ def validate(
         return report
     if data_dir is None:
         raise ValueError("validation needs held-out data (--data DIR)")
-    data = load_train_data(Path(data_dir), progress=progress)
+    data = data or load_train_data(Path(data_dir), progress=progress)
     batches = windows(model, data.test, limit=max_windows)
     figures = run_windows(sig, open_runner(artifact, threads), batches)
     report.update(ran=True, data_fingerprint=data.fingerprint, split="test", **figures)
