@@ -8,9 +8,12 @@ Stages, each writing into ``out_dir`` and reporting into ``summary.json``:
    them in the recording format the runtime replays; render one clip as a GIF;
 3. windows: cut the 30 Hz training windows and report their count and device mix;
 4. baselines: train the 2-layer MLP baseline briefly and evaluate it against the mean pose
-   on held-out files, per device combination.
+   on held-out files, per device combination;
+5. student and export: train the streaming ``same-student`` briefly on ground truth, export it
+   to ExecuTorch, LiteRT and ONNX (fp32 and int8, calibrated on the train split) and Core ML
+   (fp16), and validate every artifact in its runtime on held-out windows.
 
-Teachers, students, export and benchmarks join this job as their issues land.
+Teachers, distillation, the runtime and benchmarks join this job as their issues land.
 
 Example:
     $ edgesdk pipeline --out runs/demo
@@ -37,6 +40,15 @@ from edgesdk.train.evaluate import evaluate_checkpoint
 from edgesdk.train.trainer import TrainConfig, train
 
 _BATCH = 32
+EXPORTS = (
+    ("executorch", "fp32"),
+    ("executorch", "int8"),
+    ("tflite", "fp32"),
+    ("tflite", "int8"),
+    ("onnx", "fp32"),
+    ("onnx", "int8"),
+    ("coreml", "fp16"),
+)
 DEMO_DEVICES = (
     DeviceSpec.glasses(),
     DeviceSpec.watch("left_wrist"),
@@ -51,6 +63,7 @@ def run_pipeline(
     seed: int = 0,
     baseline_steps: int = 400,
     progress: bool = True,
+    exports: tuple[tuple[str, str], ...] = EXPORTS,
 ) -> dict[str, Any]:
     """Run every stage that exists; returns (and writes) the summary."""
     started = time.perf_counter()
@@ -118,7 +131,62 @@ def run_pipeline(
         "checkpoint": str(ckpt),
         "epochs": epochs,
     }
-    summary["not_built_yet"] = ["teachers", "students", "export", "runtime", "benchmarks"]
+    summary["stages"]["export"] = _student_and_exports(
+        out_dir, data_dir, limit, seed, baseline_steps, len(ds), exports, progress
+    )
+    summary["not_built_yet"] = ["teachers and distillation", "runtime", "benchmarks"]
     summary["wall_s"] = round(time.perf_counter() - started, 1)
     write_json_atomic(out_dir / "summary.json", summary)
     return summary
+
+
+def _student_and_exports(
+    out_dir: Path,
+    data_dir: Path,
+    limit: int | None,
+    seed: int,
+    steps: int,
+    num_windows: int,
+    exports: tuple[tuple[str, str], ...],
+    progress: bool,
+) -> dict[str, Any]:
+    """Train same-student on ground truth, export it and validate every artifact."""
+    from edgesdk.export.export import export_model
+    from edgesdk.export.manifest import read_manifest
+
+    epochs = min(200, max(2, math.ceil(steps / math.ceil(num_windows / _BATCH))))
+    ckpt = out_dir / "same-student"
+    train(
+        TrainConfig(
+            model="same-student",
+            data=str(data_dir),
+            out=str(ckpt),
+            epochs=epochs,
+            batch_size=_BATCH,
+            limit=limit,
+            seed=seed,
+            progress=progress,
+        )
+    )
+    artifacts: dict[str, Any] = {}
+    for backend, precision in exports:
+        path = export_model(
+            ckpt,
+            backend,
+            precision,
+            out_dir / "exports",
+            calib_dir=data_dir,
+            validate_windows=8,
+            progress=progress,
+            command="edgesdk pipeline",
+        )
+        manifest = read_manifest(path)
+        numerics = manifest["numerics"]
+        artifacts[f"{backend}-{precision}"] = {
+            "artifact": str(path),
+            "kb": round(manifest["file_size_bytes"] / 1024),
+            "passed": numerics["passed"],
+            "mpjpe_delta_mm": round(numerics["mpjpe_delta_mm"], 2) if numerics["ran"] else None,
+            "ran": numerics["ran"] or numerics.get("reason"),
+        }
+    return {"student": str(ckpt), "epochs": epochs, "artifacts": artifacts}

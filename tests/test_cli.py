@@ -100,10 +100,16 @@ def test_console_script_reports_corrupt_bvh_without_traceback(tmp_path: Path) ->
 def test_pipeline_on_bundled_clips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDGESDK_CACHE", str(tmp_path / "cache"))
     summary = run_pipeline(
-        tmp_path / "demo", data_dir=bundled_data_dir(), baseline_steps=20, progress=False
+        tmp_path / "demo",
+        data_dir=bundled_data_dir(),
+        baseline_steps=20,
+        progress=False,
+        exports=(("onnx", "int8"),),
     )
     stages = summary["stages"]
     assert stages["data"]["clips"] == 16 and stages["data"]["split_clips"]["test"] >= 1
     assert len(stages["sensors"]["takes"]) >= 1 and Path(stages["sensors"]["gif"]).is_file()
     assert stages["baselines"]["mean_pose_mpjpe_mm"] > 0
+    onnx = stages["export"]["artifacts"]["onnx-int8"]
+    assert onnx["passed"] and onnx["ran"] is True and Path(onnx["artifact"]).is_file()
     assert json.loads((tmp_path / "demo" / "summary.json").read_text()) == summary
