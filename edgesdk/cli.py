@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from edgesdk.bench.cli import add_bench_parsers
 from edgesdk.errors import EdgeSDKError
 
 EXIT_BAD_INPUT = 2
@@ -355,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--limit", type=int, default=None, help="at most this many clips")
     pipe.add_argument("--seed", type=int, default=0)
     pipe.set_defaults(func=_cmd_pipeline)
+    add_bench_parsers(sub)
     return parser
 
 

@@ -94,3 +94,26 @@ def model_cost(model: nn.Module, time_runs: int = 10, threads: int = 1) -> dict[
             for name, (module, part_inputs) in parts(seconds=1.0).items()
         }
     return out
+
+
+def flops_and_params(model: nn.Module) -> dict[str, Any]:
+    """Parameters and GFLOPs of a model's forward per window and per 1 s of motion, without
+    timing (``model_cost`` without the CPU time).
+
+    Example:
+        >>> from edgesdk.models import create_model
+        >>> cost = flops_and_params(create_model("mlp-baseline"))
+        >>> cost["gflops_per_s"] == cost["gflops_per_window"] / cost["window_s"]
+        True
+    """
+    assert isinstance(model, MotionModel)
+    model = model.eval()
+    flops = count_flops(model, model.example_inputs(batch_size=1))
+    window_s = _window_s(model)
+    return {
+        "params": model.num_parameters(),
+        "window_frames": model.spec.window,
+        "window_s": window_s,
+        "gflops_per_window": flops / 1e9,
+        "gflops_per_s": flops / 1e9 / window_s,
+    }
