@@ -104,9 +104,33 @@ def _merge(path: Path, name: str, entry: dict[str, Any], command: str) -> None:
         write_json_atomic(path, report)
 
 
+def table(path: Path) -> str:
+    """students.json as the README's Markdown table."""
+    rows = [
+        "| student | teacher MPJPE | distilled (vs teacher) | ground truth only (vs teacher) "
+        "| params | GFLOPs per 1 s (/ paper teacher, / small teacher) | `step` ms per frame |",
+        "|" + " --- |" * 7,
+    ]
+    for name, e in json.loads(path.read_text())["students"].items():
+        c, d, g = e["cost"], e["distilled"], e["ground_truth_only"]
+        teacher_name, paper_name, _ = PAIRS[name.split("-")[0]]
+        cost = json.loads(TEACHERS.read_text())["cost"]
+        paper = cost[paper_name]["gflops_per_s"] / c["gflops_per_s"]
+        small = cost[teacher_name]["gflops_per_s"] / c["gflops_per_s"]
+        ratio = f"1/{paper:.0f}, "
+        rows.append(
+            f"| {name} | {e['teacher_mpjpe_mm']:.1f} | {d['overall']['mpjpe_mm']:.1f} "
+            f"({d['vs_teacher_pct']:+.1f} %) | {g['overall']['mpjpe_mm']:.1f} "
+            f"({g['vs_teacher_pct']:+.1f} %) | {c['params'] / 1e6:.3f} M | "
+            f"{c['gflops_per_s']:.5f} ({ratio}1/{small:.0f}) | {c['step_cpu_ms_per_frame']:.2f} |"
+        )
+    return "\n".join(rows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True)
+    parser.add_argument("--data")
+    parser.add_argument("--table", action="store_true", help="print students.json as Markdown")
     parser.add_argument("--teachers", default="runs/teachers")
     parser.add_argument("--out", default="runs/students")
     parser.add_argument("--pairs", nargs="*", default=list(PAIRS), choices=list(PAIRS))
@@ -118,6 +142,11 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=RESULTS / "students.json")
     args = parser.parse_args()
     command = "python " + " ".join(sys.argv)
+    if args.table:
+        print(table(args.results))
+        return 0
+    if not args.data:
+        parser.error("--data is required (unless --table)")
     teachers = json.loads(TEACHERS.read_text())
     data = load_train_data(Path(args.data))
     for family in args.pairs:

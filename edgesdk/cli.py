@@ -8,6 +8,8 @@ Example:
     $ edgesdk data synth --data ../shared/data/mocap --out takes/ --limit 5
     $ edgesdk data show walk.bvh --out walk.gif
     $ edgesdk pipeline --out runs/demo
+    $ edgesdk export --model runs/same-student --backend onnx --precision int8 --calib DIR --out x/
+    $ edgesdk run --artifact x/same-student-int8.onnx --replay takes/take_0001 --out poses.jsonl
     $ edgesdk distill --teacher runs/same-small --student same-student --data DIR --out runs/s
 """
 
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from edgesdk.bench.cli import add_bench_parsers
 from edgesdk.errors import EdgeSDKError
+from edgesdk.runtime.cli import add_run_parser
 
 EXIT_BAD_INPUT = 2
 
@@ -356,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--limit", type=int, default=None, help="at most this many clips")
     pipe.add_argument("--seed", type=int, default=0)
     pipe.set_defaults(func=_cmd_pipeline)
+    add_run_parser(sub)
     add_bench_parsers(sub)
     return parser
 

@@ -1,0 +1,137 @@
+"""Model backends of a session: an exported artifact in its own runtime (ExecuTorch, ONNX
+Runtime, LiteRT, Core ML on macOS: chosen by ``edgesdk.export.runners.open_runner`` from the
+file's suffix, tensors from its manifest) or a checkpoint folder run in eager PyTorch.
+
+Both are called once per output frame with the frame's named inputs and keep the streaming
+state themselves (fed back from the state outputs the manifest pairs with inputs). Torch is
+imported only by the eager backend.
+
+Example (an artifact exported by ``edgesdk export``)::
+
+    backend = open_backend("exports/ego4o-student-int8.onnx")
+    out = backend.step({"imu": imu, "mask": mask})   # missing inputs are zeros
+    out["pos_rel_m"].shape                            # (1, 22, 3)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesdk.errors import EdgeSDKError
+from edgesdk.export.manifest import read_manifest
+from edgesdk.export.runners import SUFFIXES, open_runner
+
+
+class ModelBackend:
+    """A streaming pose model: ``step(inputs) -> outputs`` per frame, state kept inside."""
+
+    name = ""
+
+    def __init__(self, io: Mapping[str, Any], fps: float, model: str) -> None:
+        self.model = model
+        self.fps = float(fps)
+        self.inputs: list[tuple[str, tuple[int, ...]]] = [
+            (t["name"], tuple(int(d) for d in t["shape"])) for t in io["inputs"]
+        ]
+        self.outputs: list[str] = [t["name"] for t in io["outputs"]]
+        self.state_pairs: list[tuple[str, str]] = [(s["output"], s["input"]) for s in io["state"]]
+        if not self.state_pairs or "pos_rel_m" not in self.outputs:
+            raise EdgeSDKError(
+                f"{model}: the runtime needs a streaming student (one frame per call, state "
+                "fed back, pos_rel_m out); this artifact is a windowed model"
+            )
+        self.state_inputs = {i for _, i in self.state_pairs}
+        shapes = dict(self.inputs)
+        hr = shapes.get("head_imu_hr")
+        self.hr_factor = int(hr[1]) if hr is not None else 0
+        self._state: dict[str, np.ndarray] = {}
+        self.reset()
+
+    @property
+    def input_names(self) -> set[str]:
+        return {n for n, _ in self.inputs} - self.state_inputs
+
+    def reset(self) -> None:
+        """Start a new stream (state zeros)."""
+        shapes = dict(self.inputs)
+        self._state = {i: np.zeros(shapes[i], np.float32) for _, i in self.state_pairs}
+
+    def step(self, frame: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run one frame; inputs not given are zeros. Returns every output by name."""
+        feed = []
+        for name, shape in self.inputs:
+            if name in self._state:
+                feed.append(self._state[name])
+            elif name in frame:
+                feed.append(np.asarray(frame[name], np.float32).reshape(shape))
+            else:
+                feed.append(np.zeros(shape, np.float32))
+        outs = dict(zip(self.outputs, self._run(feed), strict=True))
+        for out_name, in_name in self.state_pairs:
+            self._state[in_name] = outs[out_name]
+        return outs
+
+    def _run(self, feed: list[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+
+class ArtifactBackend(ModelBackend):
+    """An exported artifact run by its runtime."""
+
+    def __init__(self, artifact: Path, threads: int = 1) -> None:
+        manifest = read_manifest(artifact)
+        self.runner = open_runner(artifact, threads)
+        self.name = self.runner.backend
+        super().__init__(manifest["io"], manifest["rates"]["fps"], str(manifest["model"]))
+
+    def _run(self, feed: list[np.ndarray]) -> list[np.ndarray]:
+        return self.runner.run(feed)
+
+
+class EagerBackend(ModelBackend):
+    """A checkpoint folder in eager PyTorch: the export signature's ``step`` module."""
+
+    name = "pytorch"
+
+    def __init__(self, ckpt_dir: Path, threads: int = 1) -> None:
+        import torch
+
+        from edgesdk.export.signature import signature_for
+        from edgesdk.train import checkpoint
+
+        torch.set_num_threads(threads)
+        self._torch = torch
+        model = checkpoint.load(ckpt_dir)
+        sig = signature_for(model)
+        if not sig.streaming:
+            raise EdgeSDKError(f"{ckpt_dir}: not a streaming student; export a student")
+        self.module = sig.module
+        io = sig.to_dict()
+        super().__init__(io, model.spec.fps, str(checkpoint.read_meta(ckpt_dir)["model"]))
+
+    def _run(self, feed: list[np.ndarray]) -> list[np.ndarray]:
+        torch = self._torch
+        with torch.no_grad():
+            out = self.module(*(torch.from_numpy(np.ascontiguousarray(x)) for x in feed))
+        return [o.numpy().astype(np.float32) for o in out]
+
+
+def open_backend(path: str | Path, threads: int = 1) -> ModelBackend:
+    """An artifact file (by suffix) or a checkpoint folder (``config.json`` inside)."""
+    path = Path(path)
+    if path.is_dir() and path.suffix != ".mlpackage":
+        if not (path / "config.json").is_file():
+            raise EdgeSDKError(f"{path}: neither an artifact nor a checkpoint folder")
+        return EagerBackend(path, threads)
+    if path.suffix not in SUFFIXES:
+        raise EdgeSDKError(
+            f"{path}: unknown artifact type {path.suffix!r} (expected a checkpoint folder or "
+            f"one of {', '.join(SUFFIXES)})"
+        )
+    if not path.exists():
+        raise EdgeSDKError(f"{path}: no such artifact")
+    return ArtifactBackend(path, threads)

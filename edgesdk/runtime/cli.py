@@ -1,0 +1,116 @@
+"""``edgesdk run``: poses from a take folder (replay) or from live UDP datagrams.
+
+    edgesdk run --artifact exports/ego4o-student-int8.onnx --replay takes/take_0001 \\
+        --out poses.jsonl [--realtime] [--gif poses.gif]
+    edgesdk run --artifact exports/ego4o-student-int8.onnx --udp 9750 --duration 60 \\
+        --out poses.jsonl
+
+``--artifact`` is an exported artifact (.pte, .onnx, .tflite; .mlpackage on macOS) or a
+checkpoint folder (eager PyTorch). Prints a one-line JSON summary; returns 0.
+
+Wiring (in ``edgesdk/cli.py``'s ``build_parser``)::
+
+    from edgesdk.runtime.cli import add_run_parser
+    add_run_parser(sub)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesdk.errors import EdgeSDKError
+from edgesdk.runtime.session import Frame, SessionConfig
+
+
+def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``run`` on an ``add_subparsers()`` object; its handler is ``args.func``."""
+    run = subparsers.add_parser("run", help="live poses from device streams (replay or UDP)")
+    run.add_argument(
+        "--artifact", required=True, help="an artifact (.pte/.onnx/.tflite) or a checkpoint folder"
+    )
+    source = run.add_mutually_exclusive_group(required=True)
+    source.add_argument("--replay", metavar="TAKE_DIR", help="a take folder to replay")
+    source.add_argument(
+        "--udp", metavar="PORT", type=int, help="JSON datagrams on 127.0.0.1:PORT (runtime.udp)"
+    )
+    run.add_argument("--out", required=True, help="poses.jsonl to write (atomically)")
+    run.add_argument(
+        "--realtime", action="store_true", help="replay at the recording's pace (wall clock)"
+    )
+    run.add_argument(
+        "--duration", type=float, default=None, help="with --udp: seconds (default: 10 s idle)"
+    )
+    run.add_argument("--gif", default=None, help="also render the poses as an animated GIF")
+    run.add_argument("--max-latency-ms", type=float, default=100.0)
+    run.add_argument("--threads", type=int, default=1)
+    run.set_defaults(func=run_command)
+    return run
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """The handler of ``edgesdk run``."""
+    from edgesdk.runtime.replay import replay, write_poses
+
+    if args.max_latency_ms <= 0:
+        raise EdgeSDKError(f"--max-latency-ms {args.max_latency_ms}: must be positive")
+    config = SessionConfig(max_latency_s=args.max_latency_ms / 1000.0)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise EdgeSDKError(f"--out {out}: the folder {out.parent} does not exist")
+    if args.replay is not None:
+        frames = replay(
+            args.artifact,
+            args.replay,
+            realtime=args.realtime,
+            out=out,
+            config=config,
+            threads=args.threads,
+        )
+    else:
+        from edgesdk.runtime.session import Session
+        from edgesdk.runtime.udp import UdpReceiver
+
+        session = Session(args.artifact, config, threads=args.threads)
+        with UdpReceiver(session, port=args.udp) as rx:
+            frames = rx.run(
+                duration_s=args.duration, idle_timeout_s=None if args.duration else 10.0
+            )
+        write_poses(
+            frames,
+            out,
+            {"udp_port": args.udp, "stats": session.stats(), "placements": session.placements()},
+        )
+    summary: dict[str, Any] = {"frames": len(frames), "out": str(out)}
+    if args.gif:
+        if not frames:
+            raise EdgeSDKError(f"--gif {args.gif}: no frames to render")
+        summary["gif"] = str(render_frames_gif(frames, Path(args.gif)))
+    print(json.dumps(summary))
+    return 0
+
+
+def render_frames_gif(frames: list[Frame], out: Path, fps: float = 30.0) -> Path:
+    """Render frames with ``edgesdk.data.render`` (the pelvis dead-reckoned for x and z, at
+    the height that puts the lowest joint on the floor)."""
+    from edgesdk.body.skeleton import template_offsets
+    from edgesdk.data.clip import Clip
+    from edgesdk.data.render import render_gif
+    from edgesdk.runtime.rotations import from_6d
+
+    R = from_6d(np.stack([f.R_world_joint_6d for f in frames]).astype(np.float64))
+    pos = np.stack([f.pos_rel_m for f in frames]).astype(np.float64)
+    root = np.stack([f.root_m for f in frames])
+    root[:, 1] = -pos[:, :, 1].min(1)
+    clip = Clip(
+        "poses",
+        fps,
+        R.astype(np.float32),
+        (pos + root[:, None]).astype(np.float32),
+        template_offsets().numpy(),
+    )
+    return render_gif(clip, out, title="edgesdk run")

@@ -1,0 +1,125 @@
+"""Per-device clock alignment: a device's monotonic clock (``t_dev``) against the session's
+clock (``t_recv``, when the sample reached the session).
+
+Every sample gives ``d = t_recv - t_dev = offset + drift * t_dev + delay`` with a transport
+delay ``delay >= 0``. The samples that arrived fastest lie on the lower envelope of ``d``, so
+the estimator keeps the smallest ``d`` of each one-second bucket of device time (the last
+``buckets`` buckets, so it follows slow drift and forgets a reset), fits the drift as the
+least-squares slope through those minima and puts the line through the lowest of them. With
+at least one undelayed sample per bucket the mapping is exact.
+
+Example:
+    >>> sync = ClockSync()
+    >>> for k in range(5):   # the device clock reads 1e12 + k * 10 ms, 2 ms of delay or none
+    ...     sync.observe(10**12 + k * 10**7, 500 + k * 10**7 + (2 * 10**6 if k % 2 else 0))
+    >>> sync.offset_ns(), sync.to_session(10**12 + 3 * 10**7)
+    (-999999999500, 30000500)
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+_BUCKET_NS = 1_000_000_000
+
+
+class ClockSync:
+    """Lower-envelope offset and drift of one device's clock against the session clock."""
+
+    def __init__(self, buckets: int = 30, bucket_ns: int = _BUCKET_NS) -> None:
+        self.bucket_ns = bucket_ns
+        # [bucket index, t_dev of the minimum, minimum of t_recv - t_dev]
+        self._mins: deque[list[int]] = deque(maxlen=max(2, buckets))
+        self._ref = 0  # t_dev origin of the fit (keeps the floats small)
+        self._slope = 0.0
+        self._intercept = 0.0  # d at t_dev = _ref
+        self._dirty = False
+
+    @property
+    def ready(self) -> bool:
+        return bool(self._mins)
+
+    def reset(self) -> None:
+        self._mins.clear()
+        self._slope, self._intercept, self._dirty = 0.0, 0.0, False
+
+    def observe_if_consistent(self, t_dev: int, t_recv: int, jump_ns: int) -> bool:
+        """``observe`` the sample unless its ``t_recv - t_dev`` is more than ``jump_ns`` off
+        the fitted line (a clock jump: returns False, nothing kept). One call per sample."""
+        if self._mins:
+            if self._dirty:
+                self._fit()
+            expected = self._intercept + self._slope * (t_dev - self._ref)
+            if abs(t_recv - t_dev - expected) > jump_ns:
+                return False
+        self.observe(t_dev, t_recv)
+        return True
+
+    def observe(self, t_dev: int, t_recv: int) -> None:
+        """Take one sample's device and arrival times (integer ns)."""
+        d = t_recv - t_dev
+        b = t_dev // self.bucket_ns
+        mins = self._mins
+        if not mins:
+            self._ref = t_dev
+        if not mins or b > mins[-1][0]:
+            mins.append([b, t_dev, d])
+            self._dirty = True
+            return
+        for entry in reversed(mins):  # a short deque: the newest buckets first
+            if entry[0] == b:
+                if d < entry[2]:
+                    entry[1], entry[2] = t_dev, d
+                    self._dirty = True
+                return
+            if entry[0] < b:
+                break
+        if b > mins[0][0] or len(mins) < (mins.maxlen or 0):
+            mins.append([b, t_dev, d])
+            ordered = sorted(mins)
+            mins.clear()
+            mins.extend(ordered)
+            self._dirty = True
+
+    def expected_delta(self, t_dev: int) -> float:
+        """The fitted ``t_recv - t_dev`` at ``t_dev`` (the offset there)."""
+        if self._dirty:
+            self._fit()
+        return self._intercept + self._slope * (t_dev - self._ref)
+
+    def offset_ns(self, t_dev: int | None = None) -> int:
+        """The offset (session minus device clock, ns) at ``t_dev`` (default: the latest)."""
+        if t_dev is None:
+            t_dev = self._mins[-1][1] if self._mins else 0
+        return round(self.expected_delta(t_dev))
+
+    @property
+    def drift_ppm(self) -> float:
+        self._fit()
+        return self._slope * 1e6
+
+    def to_session(self, t_dev: int) -> int:
+        """A device time in session time (ns)."""
+        return t_dev + round(self.expected_delta(t_dev))
+
+    def to_device(self, t_session: int) -> int:
+        """A session time in device time (ns), inverting ``to_session``."""
+        self._fit()
+        # t_s = t_d + i + s (t_d - ref)  =>  t_d = (t_s - i + s ref) / (1 + s)
+        return round((t_session - self._intercept + self._slope * self._ref) / (1.0 + self._slope))
+
+    def _fit(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        pts = list(self._mins)
+        if len(pts) >= 3:
+            xs = [float(p[1] - self._ref) for p in pts]
+            ys = [float(p[2]) for p in pts]
+            mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+            sxx = sum((x - mx) ** 2 for x in xs)
+            slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+            self._slope = slope if abs(slope) < 1e-3 else 0.0  # > 1000 ppm: not a clock
+        else:
+            self._slope = 0.0
+        self._intercept = min(float(p[2]) - self._slope * (p[1] - self._ref) for p in pts)

@@ -1,0 +1,160 @@
+"""One device's state in a session: its samples, clock, per-frame history, calibration and
+placement, and what the session dropped from it.
+
+Example:
+    >>> dev = Device("watch_left_wrist", kind="watch", max_samples=64, max_gap_ns=10**9)
+    >>> dev.accept(0, 1_000, (0.0, 0.0, 9.8, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0), 5 * 10**8)
+    'ok'
+    >>> dev.session_time(0), dev.kind, dev.slot
+    (1000, 'watch', None)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from edgesdk.runtime.body import GRAVITY_MPS2, KINDS
+from edgesdk.runtime.calibration import Calibration
+from edgesdk.runtime.clock import ClockSync
+from edgesdk.runtime.ingest import Row, SampleBuffer
+
+ACC_MODES = ("raw", "user", "auto")
+_JUMP_VOTES = 5  # consecutive samples on a new clock before the device is reset to it
+
+
+class History:
+    """The device's resampled values at the last ``size`` output frames: ``[size, 10]``
+    (acc, gyro, quat) and a flag per frame (False: no data at that frame)."""
+
+    def __init__(self, size: int) -> None:
+        self.values = np.zeros((size, 10))
+        self.valid = np.zeros(size, dtype=bool)
+        self.count = 0  # frames appended in all
+
+    def append(self, row: Row | None) -> None:
+        i = self.count % len(self.valid)
+        if row is None:
+            self.valid[i] = False
+        else:
+            self.values[i] = row
+            self.valid[i] = True
+        self.count += 1
+
+    def last(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The last ``n`` frames, oldest first: ``(values [m, 10], valid [m])``, m <= n."""
+        size = len(self.valid)
+        n = min(n, size, self.count)
+        idx = (np.arange(self.count - n, self.count)) % size
+        return self.values[idx], self.valid[idx]
+
+
+class Device:
+    """Everything the session knows about one device."""
+
+    def __init__(
+        self,
+        device_id: str,
+        *,
+        kind: str | None = None,
+        slot: str | None = None,
+        acc: str = "auto",
+        max_samples: int = 2048,
+        max_gap_ns: int = 300_000_000,
+        history: int = 300,
+        kind_from_id: bool = True,
+    ) -> None:
+        self.id = device_id
+        if kind not in KINDS:
+            kind = _kind_from_id(device_id) if kind_from_id else None
+        self.kind = kind
+        self.acc_mode = acc
+        self.buffer = SampleBuffer(max_samples, max_gap_ns)
+        self.clock = ClockSync()
+        self.poses: SampleBuffer | None = None  # 6DoF head pose (glasses SLAM), if sent
+        self.history = History(history)
+        self.calibration: Calibration | None = None
+        self.slot_override = slot
+        self.slot: str | None = slot
+        self.slot_confidence = 1.0 if slot else 0.0
+        self.last_recv: int | None = None
+        self.dropped: Counter[str] = Counter()
+        self.accepted = 0
+        self.resets = 0
+        self._pending: list[tuple[int, int, Row]] = []  # samples on a new clock
+        self._acc_votes = [0.0, 0]  # sum of the vertical specific force, frames
+
+    @property
+    def is_raw(self) -> bool:
+        """True when ``acc`` includes gravity (given, or detected: the mean vertical specific
+        force over the first frames is about +g for a raw accelerometer and 0 for user
+        acceleration)."""
+        if self.acc_mode != "auto":
+            return self.acc_mode == "raw"
+        total, n = self._acc_votes
+        return n == 0 or total / n > 0.5 * GRAVITY_MPS2
+
+    def vote_acc(self, row: Row) -> None:
+        """Feed one frame to the raw / user acceleration detector (first 3 s of frames)."""
+        if self.acc_mode != "auto" or self._acc_votes[1] >= 90:
+            return
+        w, x, y, z = row[6:10]
+        vertical = (
+            2 * (x * z - w * y) * row[0]
+            + 2 * (y * z + w * x) * row[1]
+            + (1 - 2 * (x * x + y * y)) * row[2]
+        )
+        self._acc_votes[0] += vertical
+        self._acc_votes[1] += 1
+
+    def accept(self, t_dev: int, t_recv: int, row: Row, jump_ns: int) -> str:
+        """Take one checked sample: ``ok`` or why it was not kept."""
+        if not self.clock.observe_if_consistent(t_dev, t_recv, jump_ns):
+            return self._on_clock_jump(t_dev, t_recv, row, jump_ns)
+        if self._pending:
+            self._pending.clear()
+        result = self.buffer.insert(t_dev, row)
+        if result == "ok":
+            self.accepted += 1
+            if self.last_recv is None or t_recv > self.last_recv:
+                self.last_recv = t_recv
+        return result
+
+    def _on_clock_jump(self, t_dev: int, t_recv: int, row: Row, jump_ns: int) -> str:
+        """A timestamp far off the clock: a glitch (dropped) or, when ``_JUMP_VOTES``
+        samples in a row agree on a new clock, a restarted device (reset to it)."""
+        pending = self._pending
+        if pending and abs((t_recv - t_dev) - (pending[-1][1] - pending[-1][0])) > jump_ns:
+            pending.clear()
+        pending.append((t_dev, t_recv, row))
+        if len(pending) < _JUMP_VOTES:
+            return "clock_jump"
+        samples = list(pending)
+        self.reset_stream()
+        for t, r, values in samples:
+            self.clock.observe(t, r)
+            self.buffer.insert(t, values)
+            self.last_recv = r if self.last_recv is None else max(self.last_recv, r)
+        self.accepted += len(samples)
+        return "ok"
+
+    def reset_stream(self) -> None:
+        """Forget the samples and the clock (the calibration stays: same device, same mount)."""
+        self.buffer.clear()
+        self.clock.reset()
+        self._pending.clear()
+        self.resets += 1
+
+    def session_time(self, t_dev: int) -> int:
+        return self.clock.to_session(t_dev)
+
+    def newest_session_time(self) -> int | None:
+        newest = self.buffer.newest
+        return None if newest is None else self.clock.to_session(newest)
+
+
+def _kind_from_id(device_id: str) -> str | None:
+    """``watch`` for ``watch_left_wrist``, ``phone-2``, ...; None when the id names no kind."""
+    head = device_id.replace("-", "_").split("_", 1)[0].lower()
+    return head if head in KINDS else None

@@ -1,0 +1,327 @@
+"""From device samples to one frame of model inputs: resampling at the frame time, automatic
+calibration at stand-stills, placement, and the tensors a student reads.
+
+Per output frame at session time ``t``: each device's samples are interpolated at its own
+clock's ``t`` (``SampleBuffer.at``), appended to its history, and, for a calibrated device in
+a slot, turned into the model's Y-up world: ``imu[slot] = (A acc_devworld, 6D(A Q C))``
+(``edgesdk.runtime.calibration``), ``mask[slot] = 1``. Stand-still checks run every
+``CHECK_EVERY`` frames, placement every second.
+
+Example (the pieces; ``Session`` drives them)::
+
+    fusion = Fusion(config, fps=30.0, hr_factor=0)
+    rows = fusion.sample_devices(devices, t_ns)
+    inputs, used = fusion.inputs(devices, rows, t_ns, need={"imu", "mask"})
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from edgesdk.data.slots import SLOT_INDEX
+from edgesdk.runtime.body import (
+    GRAVITY_MPS2,
+    HEAD_LEVER_M,
+    WORN_TURNS,
+    nominal_mount,
+    slot_kind,
+)
+from edgesdk.runtime.calibration import (
+    Calibration,
+    calibrated_tilt_error,
+    circular_median,
+    implied_body_yaw,
+    is_still,
+    npose_tilt_error,
+    yaw_spread,
+)
+from edgesdk.runtime.config import SessionConfig
+from edgesdk.runtime.device import Device
+from edgesdk.runtime.ingest import Row
+from edgesdk.runtime.placement import (
+    MIN_MOVING_FRAMES,
+    Features,
+    assign,
+    family_of,
+    features,
+    slot_probabilities,
+)
+from edgesdk.runtime.rotations import mean_quat, qmul, qrotate, quat_6d, quat_to_matrix
+
+CHECK_EVERY = 6  # frames between stand-still checks (0.2 s at 30 Hz)
+_FAMILY_SLOT = {
+    "wrist": "left_wrist",
+    "upright": "right_pocket",
+    "head": "head",
+    "pocket": "right_pocket",
+}
+_FLIP_LEAN = 0.05  # mean forward lean of a thigh's up axis that settles screen in / out
+_HYSTERESIS = 1.0  # nats a new placement must gain over the current one
+
+
+class Fusion:
+    """Calibration, placement and input assembly over a session's devices."""
+
+    def __init__(self, config: SessionConfig, fps: float, hr_factor: int) -> None:
+        self.config = config
+        self.fps = fps
+        self.period_ns = 1e9 / fps
+        self.hr_factor = hr_factor
+        self.hold_ns = round(config.dropout_timeout_s * 1e9)
+        self.frames = 0
+        self.calibrations = 0
+        self.recalibrations = 0
+        self._handled: set[str] = set()  # devices calibrated in the current stand-still
+
+    # -- per frame
+
+    def sample_devices(self, devices: Mapping[str, Device], t_ns: int) -> dict[str, Row | None]:
+        """Each device's values at session time ``t_ns`` (None: no data there), recorded."""
+        rows: dict[str, Row | None] = {}
+        for dev in devices.values():
+            row = None
+            if dev.clock.ready:
+                row = dev.buffer.at(dev.clock.to_device(t_ns), hold_ns=self.hold_ns)
+            dev.history.append(row)
+            if row is not None:
+                dev.vote_acc(row)
+            rows[dev.id] = row
+        self.frames += 1
+        if self.frames % CHECK_EVERY == 0:
+            self.update_calibration(devices, rows, t_ns)
+        if self.frames % max(1, round(self.config.placement_every_s * self.fps)) == 0:
+            self.update_placement(devices)
+        return rows
+
+    def inputs(
+        self,
+        devices: Mapping[str, Device],
+        rows: Mapping[str, Row | None],
+        t_ns: int,
+        need: set[str],
+    ) -> tuple[dict[str, np.ndarray], list[str]]:
+        """The model's inputs for one frame and the devices used in it."""
+        imu = np.zeros((5, 9), np.float32)
+        mask = np.zeros(5, np.float32)
+        picked: list[tuple[Device, Row, int]] = []
+        for dev in devices.values():
+            row = rows.get(dev.id)
+            if row is None or dev.calibration is None or dev.slot is None:
+                continue
+            i = SLOT_INDEX[dev.slot]
+            if mask[i]:
+                continue  # two devices in one slot (caller overrides): the first one wins
+            mask[i] = 1.0
+            picked.append((dev, row, i))
+        used: list[str] = []
+        head_dev: Device | None = None
+        if picked:
+            vecs = self._imu_vectors([(d, r) for d, r, _ in picked])
+            for (dev, _, i), vec, ok in zip(picked, vecs, np.isfinite(vecs).all(1), strict=True):
+                if not ok:
+                    mask[i] = 0.0
+                    continue
+                imu[i] = vec
+                used.append(dev.id)
+                if dev.slot == "head":
+                    head_dev = dev
+        out = {"imu": imu[None], "mask": mask[None]}
+        if "head_imu_hr" in need and self.hr_factor:
+            out["head_imu_hr"] = self._head_hr(head_dev, t_ns)[None]
+        if "head" in need:
+            out["head"] = self._head_pose(head_dev, t_ns)[None]
+        return out, used
+
+    def _imu_vectors(self, items: list[tuple[Device, Row]]) -> np.ndarray:
+        """``[n, 9]``: (A acc_devworld, 6D of A Q C) of calibrated devices in slots, in plain
+        Python with quaternions (a few microseconds per device; numpy's per-call cost is
+        larger for 3 x 3 matrices)."""
+        out = []
+        for dev, row in items:
+            qa, qc = dev.calibration.quats(dev.kind, dev.slot)  # type: ignore[union-attr, arg-type]
+            q = row[6:10]
+            ax, ay, az = qrotate(q, row[0:3])
+            if dev.is_raw:
+                az -= GRAVITY_MPS2
+            out.append((*qrotate(qa, (ax, ay, az)), *quat_6d(qmul(qmul(qa, q), qc))))
+        return np.array(out)
+
+    def _head_hr(self, dev: Device | None, t_ns: int) -> np.ndarray:
+        """``[k, 12]`` head IMU samples at ``t + j / (k fps)``: acc_world, gyro, 6D."""
+        k = self.hr_factor
+        out = np.zeros((k, 12), np.float32)
+        if dev is None or dev.calibration is None or dev.slot is None:
+            return out
+        _, C = dev.calibration.frames(dev.kind, dev.slot)
+        got: list[tuple[int, Row]] = []
+        for j in range(k):
+            t = t_ns + round(j * self.period_ns / k)
+            row = dev.buffer.at(dev.clock.to_device(t), hold_ns=self.hold_ns)
+            if row is not None:
+                got.append((j, row))
+        if got:
+            vecs = self._imu_vectors([(dev, r) for _, r in got])
+            gyro = np.array([r[3:6] for _, r in got]) @ C  # C^T gyro per row
+            rows = np.concatenate([vecs[:, :3], gyro, vecs[:, 3:]], 1)
+            ok = np.isfinite(rows).all(1)
+            out[[j for j, _ in got]] = np.where(ok[:, None], rows, 0.0)
+        return out
+
+    def _head_pose(self, dev: Device | None, t_ns: int) -> np.ndarray:
+        """``[9]`` head joint position + R_world_head 6D from the glasses' SLAM pose."""
+        out = np.zeros(9, np.float32)
+        if dev is None or dev.calibration is None or dev.slot != "head" or not dev.poses:
+            return out
+        row = dev.poses.at(dev.clock.to_device(t_ns), self.hold_ns)
+        if row is None:
+            return out
+        A, C = dev.calibration.frames(dev.kind, "head")
+        R_head = A @ quat_to_matrix(np.asarray(row[6:10])) @ C @ nominal_mount(dev.kind, "head").T
+        lever = HEAD_LEVER_M.get(dev.kind or "glasses", HEAD_LEVER_M["glasses"])
+        pos = A @ np.asarray(row[0:3]) - R_head @ lever
+        vec = np.concatenate([pos, R_head[:, 0], R_head[:, 1]])
+        return vec.astype(np.float32) if np.isfinite(vec).all() else out
+
+    # -- calibration
+
+    def _still_quat(self, dev: Device) -> np.ndarray | None:
+        n = max(2, round(self.config.still_s * self.fps))
+        values, valid = dev.history.last(n)
+        if len(valid) < n or not valid.all():
+            return None
+        c = self.config
+        if not is_still(values[:, 3:6], values[:, 0:3], c.still_gyro_rads, c.still_acc_std_mps2):
+            return None
+        return quat_to_matrix(mean_quat(values[:, 6:10]))
+
+    def _slot_for(self, dev: Device) -> str:
+        if dev.slot is not None:
+            return dev.slot
+        fam = family_of(dev.kind, None)
+        if fam is None and dev.calibration is not None:
+            fam = family_of(None, dev.calibration.Q_still.T @ np.array([0.0, 0.0, 1.0]))
+        return _FAMILY_SLOT.get(fam or "upright", "head")
+
+    def _npose_like(self, dev: Device, Q: np.ndarray) -> bool:
+        """Could this still be the N-pose for the device (its kind's usual mounts, or any
+        kind's when it is unknown)?"""
+        tol = math.radians(self.config.npose_tol_deg)
+        slots: tuple[str, ...] = ("right_pocket", "left_wrist")  # upright or wrist, any turn
+        if dev.slot_override is not None or dev.calibration is not None:
+            slots = (self._slot_for(dev),)
+        elif dev.kind is not None:
+            slots = (_FAMILY_SLOT[family_of(dev.kind, None) or "upright"],)
+        return any(
+            npose_tilt_error(Q @ turn, slot_kind(dev.kind, s), s) < tol
+            for s in slots
+            for turn in WORN_TURNS[slot_kind(dev.kind, s)]
+        )
+
+    def update_calibration(
+        self, devices: Mapping[str, Device], rows: Mapping[str, Row | None], t_ns: int
+    ) -> None:
+        """Calibrate new devices and re-calibrate drifted ones at an N-pose stand-still."""
+        still: dict[str, np.ndarray] = {}
+        limit = self.config.still_gyro_rads**2
+        for dev in devices.values():
+            row = rows.get(dev.id)
+            if row is None or row[3] * row[3] + row[4] * row[4] + row[5] * row[5] >= limit:
+                continue  # no data, or turning right now: not still
+            Q = self._still_quat(dev)
+            if Q is not None:
+                still[dev.id] = Q
+        self._handled &= set(still)
+        todo = [devices[d] for d in still if d not in self._handled]
+        if not todo:
+            return
+        tilt_tol = math.radians(self.config.recal_tilt_deg)
+        confirmed: list[Device] = []
+        slipped: list[Device] = []
+        for d, Q in still.items():
+            dev = devices[d]
+            if dev.calibration is None:
+                continue
+            slot = self._slot_for(dev)
+            err = calibrated_tilt_error(dev.calibration, Q, dev.kind, slot)
+            (confirmed if err < tilt_tol else slipped).append(dev)
+        yaws = [
+            implied_body_yaw(dev.calibration, still[dev.id], dev.kind, self._slot_for(dev))
+            for dev in confirmed
+            if dev.calibration is not None
+        ]
+        phi = circular_median(yaws)
+        redo: list[Device] = []
+        if len(yaws) >= 2 and yaw_spread(yaws) > math.radians(self.config.drift_deg):
+            redo = list(confirmed)
+        if confirmed:
+            redo += [d for d in slipped if self._npose_like(d, still[d.id])]
+        new = [d for d in todo if d.calibration is None and self._npose_like(d, still[d.id])]
+        for dev in redo:
+            if dev.id not in self._handled:
+                dev.calibration = Calibration(still[dev.id], phi, t_ns)
+                self.recalibrations += 1
+                self._handled.add(dev.id)
+        for dev in new:
+            dev.calibration = Calibration(still[dev.id], phi, t_ns)
+            self.calibrations += 1
+        self._handled |= {d.id for d in todo}
+        if new or redo:
+            self.update_placement(devices)
+
+    # -- placement
+
+    def update_placement(self, devices: Mapping[str, Device]) -> None:
+        """Re-run the placement classifier and adopt its result when clearly better."""
+        n = max(1, round(self.config.placement_window_s * self.fps))
+        probs: dict[str, dict[str, float]] = {}
+        fixed: dict[str, str] = {}
+        for dev in devices.values():
+            if dev.slot_override is not None:
+                fixed[dev.id] = dev.slot_override
+                continue
+            up = None
+            C = np.eye(3)
+            if dev.calibration is not None:
+                up = dev.calibration.Q_still.T @ np.array([0.0, 0.0, 1.0])
+                C = dev.calibration.frames(dev.kind, self._slot_for(dev))[1]
+            family = family_of(dev.kind, up)
+            if family is None:  # no kind, not calibrated yet: no evidence, no slot
+                continue
+            values, valid = dev.history.last(n)
+            f = features(values, valid, C)
+            probs[dev.id] = slot_probabilities(family, dev.kind, f)
+            if f is not None:
+                _settle_screen(dev, f)
+        proposal = assign(probs, fixed)
+        current = {d: devices[d].slot for d in probs}
+
+        def score(assignment: Mapping[str, str | None]) -> float:
+            return sum(
+                math.log(max(probs[d].get(s, 0.0), 1e-9)) if s else math.log(1e-6)
+                for d, s in assignment.items()
+                if d in probs
+            )
+
+        unsettled = any(s is None for s in current.values())
+        adopt = unsettled or score({d: s for d, (s, _) in proposal.items()}) > (
+            score(current) + _HYSTERESIS
+        )
+        for d, (slot, _) in proposal.items():
+            dev = devices[d]
+            if adopt or d in fixed:
+                dev.slot = slot
+            dev.slot_confidence = 1.0 if d in fixed else probs[d].get(dev.slot or "", 0.0)
+
+
+def _settle_screen(dev: Device, f: Features) -> None:
+    """A pocket phone's screen in or out (``Calibration.flip``), once, from walking."""
+    cal = dev.calibration
+    if cal is None or cal.flip_decided or dev.slot not in ("left_pocket", "right_pocket"):
+        return
+    if abs(f.mean_up_z) > _FLIP_LEAN and f.frames >= 2 * MIN_MOVING_FRAMES:
+        cal.flip_decided = True
+        if f.mean_up_z < 0:  # the thigh leans backwards: the screen faces in
+            cal.flip()

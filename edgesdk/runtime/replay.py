@@ -1,0 +1,139 @@
+"""Replay a take folder through a session, as the samples would have arrived live.
+
+The take's devices have unsynchronized clocks; a recording app starts them together, so each
+device's first sample is taken to arrive at session time 0 and every later one
+``t_ns - t_ns[0]`` after it. Samples of all devices are pushed in that arrival order (the
+glasses' head pose too, when the model reads it). ``realtime=True`` paces the pushes on the
+wall clock (the session then uses it); otherwise the session runs on the replay's virtual
+clock, as fast as it can. The frames are written to ``poses.jsonl`` (one JSON object per
+line, ``Frame.to_json``) atomically: into a temporary file beside it, then ``os.replace``.
+
+Example::
+
+    frames = replay("exports/ego4o-student-int8.onnx", "takes/take_0001", out="poses.jsonl")
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesdk.data.recording import read_take
+from edgesdk.data.sensors import Take
+from edgesdk.io import atomic_path
+from edgesdk.runtime.backends import ModelBackend
+from edgesdk.runtime.session import Frame, Session, SessionConfig
+
+
+def arrival_order(take: Take, with_head_pose: bool) -> list[tuple[int, int, str, int]]:
+    """``(recv_ns, kind, device_id, index)`` of every sample sorted by arrival; kind 0 is an
+    IMU sample, 1 a head pose sample."""
+    events: list[tuple[int, int, str, int]] = []
+    starts: dict[str, int] = {}
+    for device_id, stream in take.streams.items():
+        if len(stream.t_ns) == 0:
+            continue
+        start = int(stream.t_ns.min())
+        starts[device_id] = start
+        recv = (stream.t_ns - start).tolist()
+        events.extend((r, 0, device_id, i) for i, r in enumerate(recv))
+    pose = take.head_pose
+    if with_head_pose and pose is not None and pose.device_id in starts:
+        recv = (pose.t_ns - starts[pose.device_id]).tolist()
+        events.extend((max(0, r), 1, pose.device_id, i) for i, r in enumerate(recv))
+    events.sort()
+    return events
+
+
+def replay_take(
+    session: Session,
+    take: Take,
+    *,
+    realtime: bool = False,
+    acc: str = "raw",
+    use_take_slots: bool = False,
+) -> list[Frame]:
+    """Push a take's samples into ``session`` in arrival order; all frames made."""
+    for device_id, stream in take.streams.items():
+        if device_id not in session.devices:
+            slot = stream.spec.slot if use_take_slots else None
+            session.add_device(device_id, kind=stream.spec.kind, slot=slot, acc=acc)
+    with_pose = "head" in session.backend.input_names
+    frames: list[Frame] = []
+    started = time.monotonic_ns()
+    pose = take.head_pose
+    for recv, kind, device_id, i in arrival_order(take, with_pose):
+        if realtime:
+            wait = started + recv - time.monotonic_ns()
+            if wait > 0:
+                time.sleep(wait / 1e9)
+        stamp = None if realtime else recv
+        if kind == 1 and pose is not None:
+            session.push_head_pose(
+                device_id, int(pose.t_ns[i]), pose.pos_m[i], pose.quat_wxyz[i], recv_ns=stamp
+            )
+            continue
+        s = take.streams[device_id]
+        values = s.acc_mps2[i] if acc == "raw" else s.user_acc_mps2[i]
+        session.push(
+            device_id, int(s.t_ns[i]), values, s.gyro_rads[i], s.quat_wxyz[i], recv_ns=stamp
+        )
+        frames.extend(session.poses())  # drained as it goes: unread frames are bounded
+    frames.extend(session.poses())
+    frames.extend(session.flush())
+    return frames
+
+
+def write_poses(frames: list[Frame], out: str | Path, meta: dict[str, Any] | None = None) -> Path:
+    """``poses.jsonl``: an optional first line ``{"meta": ...}``, then one frame per line."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp, tmp.open("w", encoding="utf-8") as f:
+        if meta is not None:
+            f.write(json.dumps({"meta": meta}) + "\n")
+        for frame in frames:
+            f.write(json.dumps(frame.to_json()) + "\n")
+    return out
+
+
+def replay(
+    artifact: str | Path | ModelBackend,
+    take_dir: str | Path,
+    realtime: bool = False,
+    *,
+    out: str | Path | None = None,
+    write: bool = True,
+    config: SessionConfig | None = None,
+    acc: str = "raw",
+    use_take_slots: bool = False,
+    threads: int = 1,
+) -> list[Frame]:
+    """Replay ``take_dir`` through ``artifact`` (an artifact file, a checkpoint folder or a
+    backend) and return the frames; unless ``write=False`` they are also written to ``out``
+    (default: ``poses.jsonl`` in the take folder)."""
+    take = read_take(take_dir)
+    session = Session(artifact, config, clock="wall" if realtime else "virtual", threads=threads)
+    frames = replay_take(session, take, realtime=realtime, acc=acc, use_take_slots=use_take_slots)
+    if write:
+        meta = {
+            "take": str(take_dir),
+            "model": session.backend.model,
+            "backend": session.backend.name,
+            "fps": session.backend.fps,
+            "realtime": realtime,
+            "placements": session.placements(),
+            "stats": session.stats(),
+        }
+        write_poses(frames, Path(take_dir) / "poses.jsonl" if out is None else out, meta)
+    return frames
+
+
+def frames_array(frames: list[Frame]) -> tuple[np.ndarray, np.ndarray]:
+    """``(t_ns [N], pos_rel_m [N, 22, 3])`` of a list of frames."""
+    if not frames:
+        return np.zeros(0, np.int64), np.zeros((0, 22, 3))
+    return np.array([f.t_ns for f in frames]), np.stack([f.pos_rel_m for f in frames])

@@ -1,0 +1,413 @@
+"""A live pose session: push IMU samples from any number of devices, get poses at the model's
+rate.
+
+    session = Session("exports/ego4o-student-int8.onnx")
+    session.push("watch", t_ns, acc, gyro, quat)      # any device, any rate, its own clock
+    for frame in session.poses():                      # frames made since the last call
+        frame.pos_rel_m, frame.devices, frame.latency_ns
+
+**Clock.** The session clock is the host's monotonic clock in nanoseconds (``recv_ns`` is
+then ignored), or, with ``clock="virtual"`` (replays, tests), the ``recv_ns`` passed with each
+sample. Each device's
+clock is mapped onto it by ``ClockSync``. Output frame ``k`` is at session time
+``round(k * 1e9 / fps)``; it is made once every device heard from in the last
+``dropout_timeout_s`` has a sample at or after it, or at the latest ``max_latency_s`` after it
+(the bound on buffering). A device with no data for ``dropout_timeout_s`` before a frame is
+masked there, and is used again from its first new sample. Frames more than
+``max_backlog_s`` behind the clock are skipped, not computed, and at most
+``max_unread_frames`` wait for ``poses()``: memory stays bounded however long it runs.
+
+**Bad input never raises**: a sample with a non-numeric, NaN or infinite value, a wrong
+length, a non-unit quaternion, an unusable time, a duplicate time, or from a device the
+session does not take is dropped and counted (``stats()``); a clock jump is dropped unless
+the device keeps to the new clock (then its stream restarts). A frame whose model output is
+not finite repeats the last good pose and restarts the model's state.
+
+Example:
+    >>> cfg = SessionConfig(max_latency_s=0.05)
+    >>> cfg.max_latency_s, cfg.dropout_timeout_s
+    (0.05, 0.3)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesdk.errors import EdgeSDKError
+from edgesdk.runtime.backends import ModelBackend, open_backend
+from edgesdk.runtime.body import KINDS, check_slot
+from edgesdk.runtime.config import Frame, SessionConfig
+from edgesdk.runtime.device import ACC_MODES, Device
+from edgesdk.runtime.fusion import Fusion
+from edgesdk.runtime.ingest import SampleBuffer, check_sample
+
+
+class Session:
+    """Fuses device streams into poses with one streaming model (see the module docstring)."""
+
+    def __init__(
+        self,
+        model: str | Path | ModelBackend,
+        config: SessionConfig | None = None,
+        *,
+        clock: str = "wall",
+        threads: int = 1,
+    ) -> None:
+        if clock not in ("wall", "virtual"):
+            raise EdgeSDKError(f"clock={clock!r}: must be 'wall' or 'virtual'")
+        self.backend = model if isinstance(model, ModelBackend) else open_backend(model, threads)
+        self.config = config or SessionConfig()
+        self.virtual = clock == "virtual"
+        self.fusion = Fusion(self.config, self.backend.fps, self.backend.hr_factor)
+        self.devices: dict[str, Device] = {}
+        self.dropped: Counter[str] = Counter()
+        self._need = self.backend.input_names
+        self._now: int | None = None
+        self._next_k: int | None = None
+        self._waiting: tuple[str, int] | None = None  # (device, deadline) the next frame awaits
+        self._out: list[Frame] = []
+        self._last_good: dict[str, np.ndarray] | None = None
+        self._root = np.zeros(3)
+        self._report_key: tuple[Any, ...] = ()
+        self._report: dict[str, dict[str, Any]] = {}
+        self.frames_made = 0
+        self.frames_skipped = 0
+        self.frames_unread = 0  # made but dropped before anyone called poses()
+        self.model_failures = 0
+        self.model_s = 0.0  # wall time spent in the model (for the overhead benchmark)
+        self.model_cpu_s = 0.0  # and the CPU time of this thread in it
+        c = self.config
+        self._jump_ns = round(c.clock_jump_s * 1e9)
+        self._latency_ns = round(c.max_latency_s * 1e9)
+        self._timeout_ns = round(c.dropout_timeout_s * 1e9)
+        self._backlog_ns = round(c.max_backlog_s * 1e9)
+        hr = self.backend.hr_factor
+        self._hr_ns = round(1e9 / self.backend.fps * (1 - 1 / hr)) if hr else 0
+
+    # -- devices
+
+    def add_device(
+        self,
+        device_id: str,
+        *,
+        kind: str | None = None,
+        slot: str | None = None,
+        acc: str = "auto",
+    ) -> Device:
+        """Register a device (``push`` does it on first sight when new devices are allowed).
+        ``kind``: phone / watch / glasses / earbuds (default: from the id, else unknown);
+        ``slot``: fix its placement; ``acc``: ``raw`` (gravity included), ``user`` or ``auto``.
+        """
+        if not isinstance(device_id, str) or not 0 < len(device_id) <= 64:
+            raise EdgeSDKError(f"device id {device_id!r}: must be a string of 1 to 64 characters")
+        if kind is not None and kind not in KINDS:
+            raise EdgeSDKError(f"kind={kind!r} for {device_id}: must be one of {KINDS}")
+        if acc not in ACC_MODES:
+            raise EdgeSDKError(f"acc={acc!r} for {device_id}: must be one of {ACC_MODES}")
+        if slot is not None:
+            self._check_slot(slot)
+        if device_id in self.devices:
+            raise EdgeSDKError(f"device {device_id!r}: already added")
+        if len(self.devices) >= self.config.max_devices:
+            raise EdgeSDKError(
+                f"device {device_id!r}: the session takes at most {self.config.max_devices} devices"
+            )
+        c = self.config
+        dev = Device(
+            device_id,
+            kind=kind if c.use_kind_hints else None,
+            kind_from_id=c.use_kind_hints,
+            slot=slot,
+            acc=acc,
+            max_samples=round(c.buffer_s * c.max_rate_hz),
+            max_gap_ns=round(c.dropout_timeout_s * 1e9),
+            history=max(round(c.placement_window_s * self.backend.fps), 60),
+        )
+        self.devices[device_id] = dev
+        return dev
+
+    def set_slot(self, device_id: str, slot: str | None) -> None:
+        """Fix a device's slot (``None``: infer it again)."""
+        if device_id not in self.devices:
+            raise EdgeSDKError(f"device {device_id!r}: unknown (known: {sorted(self.devices)})")
+        if slot is not None:
+            self._check_slot(slot)
+        dev = self.devices[device_id]
+        dev.slot_override = slot
+        if slot is not None:
+            dev.slot, dev.slot_confidence = slot, 1.0
+
+    @staticmethod
+    def _check_slot(slot: str) -> None:
+        try:
+            check_slot(slot)
+        except ValueError as exc:
+            raise EdgeSDKError(str(exc)) from None
+
+    def _device(self, device_id: Any) -> Device | None:
+        dev = self.devices.get(device_id) if isinstance(device_id, str) else None
+        if dev is None:
+            if not self.config.allow_new_devices or not isinstance(device_id, str):
+                return None
+            try:
+                dev = self.add_device(device_id)
+            except EdgeSDKError:
+                return None
+        return dev
+
+    # -- input
+
+    def push(
+        self,
+        device_id: Any,
+        t_ns: Any,
+        acc: Any,
+        gyro: Any,
+        quat: Any,
+        *,
+        recv_ns: Any = None,
+    ) -> bool:
+        """One sample of ``device_id`` (see docs/sensors.md): ``t_ns`` on the device's clock,
+        ``acc`` (m/s², sensor frame, with gravity or user acceleration), ``gyro`` (rad/s),
+        ``quat`` (w, x, y, z, ``q_world_sensor``). True when kept; never raises."""
+        dev = self.devices.get(device_id) if type(device_id) is str else None
+        if dev is None:
+            dev = self._device(device_id)
+            if dev is None:
+                self.dropped["unknown_device"] += 1
+                return False
+        checked = check_sample(t_ns, acc, gyro, quat)
+        recv = self._recv(recv_ns)
+        if isinstance(checked, str) or recv is None:
+            dev.dropped[checked if isinstance(checked, str) else "bad_recv_time"] += 1
+            return False
+        t, row = checked
+        result = dev.accept(t, recv, row, self._jump_ns)
+        if result != "ok":
+            dev.dropped[result] += 1
+            return False
+        if self._next_k is None:
+            self._next_k = math.ceil(dev.session_time(t) * self.backend.fps / 1e9)
+        now = self._now if self._now is not None else recv
+        waiting = self._waiting  # inlined _maybe_advance: the common case returns here
+        if waiting is None or now >= waiting[1] or waiting[0] == dev.id or waiting[0] == "":
+            self._advance(now)
+        return True
+
+    def _maybe_advance(self, now: int, device_id: str | None = None) -> None:
+        """Only the device the next frame waits for, or a clock past the frame's deadline, can
+        make it: the common case returns at once."""
+        waiting = self._waiting
+        if waiting is None or now >= waiting[1] or waiting[0] in (device_id, ""):
+            self._advance(now)
+
+    def push_head_pose(
+        self, device_id: Any, t_ns: Any, pos_m: Any, quat: Any, *, recv_ns: Any = None
+    ) -> bool:
+        """The glasses' 6DoF SLAM pose (docs/sensors.md, ``head_pose.csv``), for models with a
+        ``head`` input. Same clock as the device's IMU samples."""
+        dev = self._device(device_id)
+        checked = check_sample(t_ns, pos_m, (0.0, 0.0, 0.0), quat)
+        if dev is None or isinstance(checked, str) or self._recv(recv_ns) is None:
+            self.dropped["bad_head_pose"] += 1
+            return False
+        if dev.poses is None:
+            dev.poses = SampleBuffer(dev.buffer.max_samples, dev.buffer.max_gap_ns)
+        return dev.poses.insert(*checked) == "ok"
+
+    def _recv(self, recv_ns: Any) -> int | None:
+        if self.virtual:
+            if type(recv_ns) is int and -(2**62) < recv_ns < 2**62:  # the usual case
+                if self._now is None or recv_ns > self._now:
+                    self._now = recv_ns
+                return recv_ns
+            if recv_ns is None or isinstance(recv_ns, bool):
+                return None
+            try:
+                recv = int(recv_ns)
+            except (TypeError, ValueError, OverflowError):
+                return None
+            if not -(2**62) < recv < 2**62:
+                return None
+        else:
+            recv = time.monotonic_ns()
+        self._now = recv if self._now is None else max(self._now, recv)
+        return recv
+
+    # -- output
+
+    def poses(self, now_ns: int | None = None) -> list[Frame]:
+        """The frames made since the last call (making those that are due now)."""
+        if now_ns is not None:
+            self._now = max(self._now or now_ns, now_ns)
+        elif not self.virtual:
+            self._now = time.monotonic_ns()
+        if self._now is not None:
+            self._maybe_advance(self._now)
+        out, self._out = self._out, []
+        return out
+
+    def flush(self) -> list[Frame]:
+        """Make every frame the received data covers (the end of a replay) and return the
+        frames not yet returned."""
+        newest = [t for d in self.devices.values() if (t := d.newest_session_time()) is not None]
+        if newest:
+            self._advance(max(newest) + round(self.config.max_latency_s * 1e9), final=max(newest))
+        out, self._out = self._out, []
+        return out
+
+    def _frame_t(self, k: int) -> int:
+        return round(k * 1e9 / self.backend.fps)
+
+    def _advance(self, now: int, final: int | None = None) -> None:
+        if self._next_k is None:
+            return
+        backlog = now - self._backlog_ns
+        if self._frame_t(self._next_k) < backlog:
+            k_new = math.ceil(backlog * self.backend.fps / 1e9)
+            self.frames_skipped += k_new - self._next_k
+            self._next_k = k_new
+        while True:
+            t = self._frame_t(self._next_k)
+            if final is not None and t > final:
+                return
+            if now < t + self._latency_ns:
+                active = False
+                lagging: Device | None = None  # the device furthest behind the frame
+                lag = 0
+                for dev in self.devices.values():
+                    if dev.last_recv is None or dev.last_recv < now - self._timeout_ns:
+                        continue  # silent: not waited for
+                    active = True
+                    newest = dev.newest_session_time()
+                    need = t + (self._hr_ns if dev.slot == "head" else 0)
+                    if newest is None or newest < need:
+                        behind = need - newest if newest is not None else 2**62
+                        if behind > lag:
+                            lagging, lag = dev, behind
+                if lagging is not None and lagging.last_recv is not None:
+                    # Wait for it until the deadline or until it goes silent.
+                    silent_at = lagging.last_recv + self._timeout_ns + 1
+                    self._waiting = (lagging.id, min(t + self._latency_ns, silent_at))
+                    return
+                if not active:  # nobody to wait for: the frame is due at its deadline
+                    self._waiting = ("", t + self._latency_ns)
+                    return
+            self._waiting = None
+            self._make(t, now)
+            self._next_k += 1
+
+    def _make(self, t: int, now: int) -> None:
+        rows = self.fusion.sample_devices(self.devices, t)
+        inputs, used = self.fusion.inputs(self.devices, rows, t, self._need)
+        started, started_cpu = time.perf_counter(), time.thread_time()
+        try:
+            out = self.backend.step(inputs)
+            ok = all(np.isfinite(out[k]).all() for k in ("R_world_joint_6d", "pos_rel_m"))
+        except Exception:  # a runtime failing on one frame must not end the session
+            out, ok = {}, False
+        self.model_s += time.perf_counter() - started
+        self.model_cpu_s += time.thread_time() - started_cpu
+        if ok:
+            self._last_good = out
+        else:
+            self.model_failures += 1
+            self.backend.reset()
+            if self._last_good is None:
+                return
+            out = self._last_good
+        vel = np.asarray(out.get("root_vel_mps", np.zeros(3)), np.float64).reshape(3)
+        if np.isfinite(vel).all():
+            self._root = self._root + vel / self.backend.fps
+        self._out.append(
+            Frame(
+                t_ns=t,
+                R_world_joint_6d=np.asarray(out["R_world_joint_6d"]).reshape(22, 6),
+                pos_rel_m=np.asarray(out["pos_rel_m"]).reshape(22, 3),
+                root_m=self._root.copy(),
+                contact=np.asarray(out.get("contact", np.zeros(2))).reshape(-1)[:2],
+                mask=inputs["mask"][0].copy(),
+                devices=self._device_report(used),
+                latency_ns=max(0, now - t),
+            )
+        )
+        self.frames_made += 1
+        excess = len(self._out) - self.config.max_unread_frames
+        if excess > 0:  # nobody reads: stay bounded
+            del self._out[:excess]
+            self.frames_unread += excess
+        if self.frames_made % 8 == 0:  # forget samples the next frames cannot need
+            keep = t - round(1e9 / self.backend.fps)
+            for dev in self.devices.values():
+                if dev.clock.ready:
+                    dev.buffer.trim_before(dev.clock.to_device(keep))
+                    if dev.poses is not None:
+                        dev.poses.trim_before(dev.clock.to_device(keep))
+
+    def _device_report(self, used: list[str]) -> dict[str, dict[str, Any]]:
+        """Each device's slot, confidence, use and calibration in this frame; frames share
+        the dict while nothing changes (treat it as read-only)."""
+        key = (
+            *(
+                (d.id, d.slot, d.slot_confidence, d.calibration is not None)
+                for d in self.devices.values()
+            ),
+            tuple(used),
+        )
+        if key != self._report_key:
+            self._report_key = key
+            self._report = {
+                d.id: {
+                    "slot": d.slot,
+                    "confidence": round(float(d.slot_confidence), 3),
+                    "used": d.id in used,
+                    "calibrated": d.calibration is not None,
+                }
+                for d in self.devices.values()
+            }
+        return self._report
+
+    # -- reporting
+
+    def placements(self) -> dict[str, dict[str, Any]]:
+        """Per device: slot, confidence, whether the caller set it, calibration state."""
+        return {
+            d.id: {
+                "slot": d.slot,
+                "confidence": round(float(d.slot_confidence), 3),
+                "override": d.slot_override is not None,
+                "calibrated": d.calibration is not None,
+            }
+            for d in self.devices.values()
+        }
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: frames made and skipped, samples kept and dropped (by reason)."""
+        per_device = {
+            d.id: {
+                "accepted": d.accepted,
+                "dropped": dict(d.dropped),
+                "overflow": d.buffer.overflow,
+                "stream_resets": d.resets,
+                "clock_offset_ns": d.clock.offset_ns() if d.clock.ready else None,
+                "clock_drift_ppm": round(d.clock.drift_ppm, 3) if d.clock.ready else None,
+                "acc": "raw" if d.is_raw else "user",
+            }
+            for d in self.devices.values()
+        }
+        return {
+            "frames": self.frames_made,
+            "frames_skipped": self.frames_skipped,
+            "frames_unread": self.frames_unread,
+            "model_failures": self.model_failures,
+            "calibrations": self.fusion.calibrations,
+            "recalibrations": self.fusion.recalibrations,
+            "dropped": dict(self.dropped),
+            "devices": per_device,
+        }
