@@ -33,9 +33,9 @@ import torch
 
 from edgesdk.data.clip import Clip
 from edgesdk.data.windows import WindowDataset
-from edgesdk.export.signature import ExportSignature, signature_for
 from edgesdk.export.validate import run_windows
 from edgesdk.models.base import MotionModel, target_positions_rel
+from edgesdk.models.signature import ExportSignature, signature_for
 from edgesdk.quantize.calibration import eager_calls, model_inputs
 from edgesdk.train.data import input_names, make_loader, window_config_for
 from edgesdk.train.evaluate import combinations_for, combo_name

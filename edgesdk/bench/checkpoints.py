@@ -24,7 +24,7 @@ from edgesdk.bench.latency import eager_devices, eager_latency, peak_rss
 from edgesdk.export.backends import BACKENDS
 from edgesdk.export.export import artifact_name, export_model
 from edgesdk.export.manifest import artifact_digest, read_manifest
-from edgesdk.export.signature import signature_for
+from edgesdk.models.signature import signature_for
 from edgesdk.quantize.calibration import eager_calls, model_inputs
 from edgesdk.train import checkpoint
 from edgesdk.train.data import TrainData, load_train_data

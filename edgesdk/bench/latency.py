@@ -273,7 +273,7 @@ def _child(argv: Sequence[str]) -> dict[str, Any]:
     if args.eager:
         import torch
 
-        from edgesdk.export.signature import signature_for
+        from edgesdk.models.signature import signature_for
         from edgesdk.train import checkpoint
 
         torch.set_num_threads(args.threads)

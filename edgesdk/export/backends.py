@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from edgesdk.export.runners import RUNNERS, Runner, coreml_can_predict, require
-from edgesdk.export.signature import ExportSignature
+from edgesdk.models.signature import ExportSignature
 from edgesdk.quantize import onnx_static, pt2e
 
 Calibration = Sequence[tuple[Tensor, ...]]

@@ -28,9 +28,9 @@ from edgesdk.body.skeleton import JOINT_NAMES, PARENTS
 from edgesdk.errors import EdgeSDKError
 from edgesdk.export.backends import BACKENDS, Backend
 from edgesdk.export.manifest import FORMAT, artifact_digest, manifest_path, tool_versions
-from edgesdk.export.signature import ExportSignature, signature_for
 from edgesdk.export.validate import run_windows, validate
 from edgesdk.io import write_json_atomic
+from edgesdk.models.signature import ExportSignature, signature_for
 from edgesdk.quantize.calibration import calibration_set
 from edgesdk.train import checkpoint
 from edgesdk.train.data import load_train_data

@@ -25,8 +25,8 @@ import numpy as np
 from edgesdk.export.backends import BACKENDS
 from edgesdk.export.manifest import read_manifest
 from edgesdk.export.runners import backend_of, open_runner
-from edgesdk.export.signature import ExportSignature, signature_for
 from edgesdk.models.base import target_positions_rel
+from edgesdk.models.signature import ExportSignature, signature_for
 from edgesdk.quantize.calibration import eager_calls, model_inputs, windows
 from edgesdk.train import checkpoint
 from edgesdk.train.data import TrainData, load_train_data

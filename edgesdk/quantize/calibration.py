@@ -7,7 +7,7 @@ quantizer sees the state values the device will see, not zeros.
 
 Example:
     >>> from edgesdk.models import create_model
-    >>> from edgesdk.export.signature import signature_for
+    >>> from edgesdk.models.signature import signature_for
     >>> from edgesdk.data.sources import bundled_data_dir
     >>> from edgesdk.train.data import load_clips_cached
     >>> clips, _ = load_clips_cached(bundled_data_dir() / "cmu", limit=2, progress=False)
@@ -30,8 +30,8 @@ from torch import Tensor
 
 from edgesdk.data.clip import Clip
 from edgesdk.data.windows import WindowDataset
-from edgesdk.export.signature import ExportSignature, dims, frame_inputs, num_frames
 from edgesdk.models.base import MotionModel, _resolve_dim
+from edgesdk.models.signature import ExportSignature, dims, frame_inputs, num_frames
 from edgesdk.train.data import input_names, make_loader, window_config_for
 
 Call = tuple[tuple[Tensor, ...], tuple[Tensor, ...]]  # (inputs, eager outputs) of one call

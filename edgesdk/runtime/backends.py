@@ -100,7 +100,7 @@ class EagerBackend(ModelBackend):
     def __init__(self, ckpt_dir: Path, threads: int = 1) -> None:
         import torch
 
-        from edgesdk.export.signature import signature_for
+        from edgesdk.models.signature import signature_for
         from edgesdk.train import checkpoint
 
         torch.set_num_threads(threads)

@@ -17,9 +17,9 @@ from edgesdk.export.backends import BACKENDS
 from edgesdk.export.export import export_model
 from edgesdk.export.manifest import FORMAT, manifest_path, read_manifest
 from edgesdk.export.runners import open_runner
-from edgesdk.export.signature import signature_for
 from edgesdk.export.validate import validate
 from edgesdk.models import create_model, list_models
+from edgesdk.models.signature import signature_for
 from edgesdk.train import checkpoint
 
 from .conftest import STUDENTS, small_student
@@ -232,8 +232,8 @@ class _OneHot(torch.nn.Module):
 
 
 def test_unsupported_op_names_op_backend_model_and_alternative(tmp_path: Path) -> None:
-    from edgesdk.export.signature import ExportSignature
     from edgesdk.models.base import TensorSpec
+    from edgesdk.models.signature import ExportSignature
 
     model = small_student("same-student")
     sig = ExportSignature(
