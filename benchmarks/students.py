@@ -131,6 +131,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data")
     parser.add_argument("--table", action="store_true", help="print students.json as Markdown")
+    parser.add_argument("--recost", action="store_true", help="re-measure cost only")
     parser.add_argument("--teachers", default="runs/teachers")
     parser.add_argument("--out", default="runs/students")
     parser.add_argument("--pairs", nargs="*", default=list(PAIRS), choices=list(PAIRS))
@@ -144,6 +145,16 @@ def main() -> int:
     command = "python " + " ".join(sys.argv)
     if args.table:
         print(table(args.results))
+        return 0
+    if args.recost:  # params, FLOPs and step time again (e.g. on a quiet machine), no training
+        teachers = json.loads(TEACHERS.read_text())
+        for family in args.pairs:
+            teacher_name, paper, student = PAIRS[family]
+            student += f"-{args.variant}" if args.variant else ""
+            entry = json.loads(args.results.read_text())["students"][student]
+            entry["cost"] = _cost(student, paper, teacher_name, teachers)
+            entry["cost_command"] = command
+            _merge(args.results, student, entry, command)
         return 0
     if not args.data:
         parser.error("--data is required (unless --table)")
