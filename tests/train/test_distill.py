@@ -146,7 +146,8 @@ def test_windows_carry_what_teacher_and_student_read() -> None:
     )
     assert cfg.head_hr_factor == 8 and cfg.require_slots == (0,) and cfg.window == 60
     assert students() == [
-        "ego4o-student", "head2body-student", "motiongrpo-student", "same-student"
+        "ego4o-student", "ego4o-student-tiny", "head2body-student", "head2body-student-tiny",
+        "motiongrpo-student", "motiongrpo-student-tiny", "same-student", "same-student-tiny",
     ]  # fmt: skip
 
 
