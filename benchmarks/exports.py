@@ -133,17 +133,7 @@ def main() -> int:
 def table(path: Path) -> str:
     """numerics.json as a Markdown table: MPJPE delta (mm) and size (KB) per artifact."""
     data = json.loads(path.read_text())
-    cols = [
-        ("executorch", "fp32"),
-        ("executorch", "int8"),
-        ("tflite", "fp32"),
-        ("tflite", "int8"),
-        ("onnx", "fp32"),
-        ("onnx", "int8"),
-        ("coreml", "fp16"),
-        ("coreml", "int8"),
-        ("coreml", "pal4"),
-    ]
+    cols = [(b, p) for b, precisions in PRECISIONS.items() for p in precisions]
     head = "| model | eager MPJPE | " + " | ".join(f"{b} {p}" for b, p in cols) + " |"
     lines = [head, "|" + " --- |" * (len(cols) + 2)]
     for model, entry in data["models"].items():

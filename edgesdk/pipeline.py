@@ -109,20 +109,8 @@ def run_pipeline(
         "skipped_short_clips": len(ds.skipped),
     }
 
-    # Enough optimizer steps whatever the data size (the bundled set has ~20 windows).
-    epochs = min(200, max(2, math.ceil(baseline_steps / math.ceil(len(ds) / _BATCH))))
-    ckpt = out_dir / "mlp-baseline"
-    train(
-        TrainConfig(
-            model="mlp-baseline",
-            data=str(data_dir),
-            out=str(ckpt),
-            epochs=epochs,
-            batch_size=_BATCH,
-            limit=limit,
-            seed=seed,
-            progress=progress,
-        )
+    ckpt, epochs = _train_briefly(
+        "mlp-baseline", out_dir, data_dir, limit, seed, baseline_steps, len(ds), progress
     )
     result = evaluate_checkpoint(ckpt, data_dir, data=data, progress=progress)
     summary["stages"]["baselines"] = {
@@ -154,19 +142,8 @@ def _student_and_exports(
     from edgesdk.export.export import export_model
     from edgesdk.export.manifest import read_manifest
 
-    epochs = min(200, max(2, math.ceil(steps / math.ceil(num_windows / _BATCH))))
-    ckpt = out_dir / "same-student"
-    train(
-        TrainConfig(
-            model="same-student",
-            data=str(data_dir),
-            out=str(ckpt),
-            epochs=epochs,
-            batch_size=_BATCH,
-            limit=limit,
-            seed=seed,
-            progress=progress,
-        )
+    ckpt, epochs = _train_briefly(
+        "same-student", out_dir, data_dir, limit, seed, steps, num_windows, progress
     )
     artifacts: dict[str, Any] = {}
     for backend, precision in exports:
@@ -190,3 +167,32 @@ def _student_and_exports(
             "ran": numerics["ran"] or numerics.get("reason"),
         }
     return {"student": str(ckpt), "epochs": epochs, "artifacts": artifacts}
+
+
+def _train_briefly(
+    model: str,
+    out_dir: Path,
+    data_dir: Path,
+    limit: int | None,
+    seed: int,
+    steps: int,
+    num_windows: int,
+    progress: bool,
+) -> tuple[Path, int]:
+    """Train ``model`` into ``out_dir / model`` for about ``steps`` optimizer steps, whatever
+    the data size (the bundled set has ~20 windows); returns the checkpoint and the epochs."""
+    epochs = min(200, max(2, math.ceil(steps / math.ceil(num_windows / _BATCH))))
+    ckpt = out_dir / model
+    train(
+        TrainConfig(
+            model=model,
+            data=str(data_dir),
+            out=str(ckpt),
+            epochs=epochs,
+            batch_size=_BATCH,
+            limit=limit,
+            seed=seed,
+            progress=progress,
+        )
+    )
+    return ckpt, epochs

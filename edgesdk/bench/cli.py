@@ -2,8 +2,8 @@
 
 ``add_bench_parsers(subparsers)`` registers both commands on the ``edgesdk`` parser; their
 handlers return the exit code: 0, 1 when ``bench --check`` finds a figure outside its budget,
-2 on bad input (``EdgeSDKError``, printed as one line by ``edgesdk.cli.main``). ``main`` runs
-them on their own (``python -m edgesdk.bench.cli bench ...``). With ``--artifact FILE`` and
+2 on bad input (``EdgeSDKError``, printed as one line by ``edgesdk.cli.main``). With
+``--artifact FILE`` and
 no ``--models`` / ``--data`` nothing imports torch: latency, size and peak RSS only.
 
 Example:
@@ -204,21 +204,3 @@ def add_bench_parsers(subparsers: Any) -> None:
     r.add_argument("--results", required=True, metavar="JSON", help="a bench results file")
     r.add_argument("--out", required=True, metavar="DIR", help="output folder")
     r.set_defaults(func=cmd_report)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``bench`` / ``report`` on their own, with ``edgesdk``'s exit codes."""
-    parser = argparse.ArgumentParser(prog="edgesdk", description=__doc__.splitlines()[0])
-    add_bench_parsers(parser.add_subparsers(dest="command", required=True))
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
-    args.argv = argv
-    try:
-        return int(args.func(args))
-    except EdgeSDKError as exc:
-        print(f"edgesdk: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-
-
-if __name__ == "__main__":
-    sys.exit(main())

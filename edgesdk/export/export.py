@@ -187,10 +187,10 @@ def _random_input_numerics(sig: ExportSignature, artifact: Path) -> dict[str, An
     """Without data: eager vs artifact on the signature's example input only."""
     from edgesdk.export.runners import open_runner
 
-    runner = open_runner(artifact)
-    out = runner.run([x.numpy() for x in sig.example()])
+    example = sig.example()
+    out = open_runner(artifact).run([x.numpy() for x in example])
     with torch.no_grad():
-        ref = sig.module(*sig.example())
+        ref = sig.module(*example)
     err = {
         t.name: float(abs(o - r.numpy()).max())
         for t, o, r in zip(sig.outputs, out, ref, strict=True)

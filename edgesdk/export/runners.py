@@ -12,6 +12,7 @@ Example (the manifest beside the artifact lists the inputs and outputs)::
 
 from __future__ import annotations
 
+import abc
 import importlib.util
 import platform
 from collections.abc import Sequence
@@ -39,7 +40,7 @@ def require(module: str, what: str) -> None:
         )
 
 
-class Runner:
+class Runner(abc.ABC):
     """An artifact loaded in its runtime. ``run`` takes and returns float32 arrays."""
 
     backend = ""
@@ -48,8 +49,9 @@ class Runner:
         self.path = Path(path)
         self.threads = threads
 
+    @abc.abstractmethod
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        raise NotImplementedError
+        """The outputs for ``inputs``, both in the manifest's order."""
 
 
 class ExecuTorchRunner(Runner):

@@ -11,28 +11,14 @@ import pytest
 import torch
 
 from edgesdk.bench.harness import BenchConfig, run_bench, write_results
-from edgesdk.data.sources import bundled_data_dir
 from edgesdk.export.export import export_model
 from edgesdk.models import create_model
 from edgesdk.train import checkpoint
 
+from ..small_models import small_student
+
 STUDENT = "same-student"
 TEACHER = "mlp-baseline"
-
-
-def small_student(seed: int = 0) -> torch.nn.Module:
-    """A 1 x 16 GRU student with a random output layer (a fresh one outputs a constant pose)."""
-    torch.manual_seed(seed)
-    model = create_model(STUDENT, hidden=16, layers=1)
-    last = model.head[-1]  # type: ignore[index]
-    torch.nn.init.normal_(last.weight, std=0.1)
-    torch.nn.init.normal_(last.bias, std=0.05)
-    return model
-
-
-@pytest.fixture(scope="session")
-def cmu_dir() -> Path:
-    return bundled_data_dir() / "cmu"
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +28,7 @@ def ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     torch.manual_seed(0)
     teacher = checkpoint.save(create_model(TEACHER), root / "teacher", data={"fingerprint": "t"})
     train = {"teacher_path": str(teacher), "teacher_model": TEACHER}
-    student = checkpoint.save(small_student(), root / "student", {"fingerprint": "t"}, train)
+    student = checkpoint.save(small_student(STUDENT), root / "student", {"fingerprint": "t"}, train)
     return {"teacher": teacher, "student": student}
 
 

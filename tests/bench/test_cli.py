@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from edgesdk.bench.cli import junit_reports, main
+from edgesdk.bench.cli import junit_reports
+from edgesdk.cli import main
 
 
 def _budgets(tmp_path: Path, max_bytes: int) -> Path:

@@ -105,7 +105,7 @@ def test_artifact_alone_needs_no_torch(onnx_artifact: Path, tmp_path: Path) -> N
     out = tmp_path / "one.json"
     code = (
         "import sys; sys.modules['torch'] = None\n"  # any `import torch` now fails
-        "from edgesdk.bench.cli import main\n"
+        "from edgesdk.cli import main\n"
         f"rc = main(['bench', '--artifact', {str(onnx_artifact)!r}, '--json', {str(out)!r},"
         " '--threads', '1', '--quiet'])\n"
         "assert 'torch' not in [m.split('.')[0] for m, v in sys.modules.items() if v]\n"

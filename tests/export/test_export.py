@@ -22,7 +22,8 @@ from edgesdk.models import create_model, list_models
 from edgesdk.models.signature import signature_for
 from edgesdk.train import checkpoint
 
-from .conftest import STUDENTS, small_student
+from ..small_models import small_student
+from .conftest import STUDENTS
 
 
 def test_backend_table_is_complete() -> None:

@@ -7,11 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
 from edgesdk.data.clip import Clip
 from edgesdk.data.sensors import DeviceSpec, Take, simulate_take
-from edgesdk.models import create_model
 from edgesdk.runtime.backends import ModelBackend
 from edgesdk.runtime.replay import arrival_order
 from edgesdk.runtime.scenario import session_clip
@@ -64,16 +62,6 @@ class RecordingBackend(ModelBackend):
             np.zeros((1, 2), np.float32),
             named["count"] + 1.0,
         ]
-
-
-def small_student(name: str, seed: int = 0) -> torch.nn.Module:
-    """A 1 x 16 GRU student with a random output layer (as tests/export/conftest.py)."""
-    torch.manual_seed(seed)
-    model = create_model(name, hidden=16, layers=1)
-    last = model.head[-1]  # type: ignore[index]
-    torch.nn.init.normal_(last.weight, std=0.1)
-    torch.nn.init.normal_(last.bias, std=0.05)
-    return model
 
 
 def three_devices(**changes: Any) -> list[DeviceSpec]:

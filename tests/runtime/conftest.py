@@ -11,7 +11,7 @@ from edgesdk.data.sources import bundled_data_dir
 from edgesdk.export.export import export_model
 from edgesdk.train import checkpoint
 from edgesdk.train.data import load_clips_cached
-from tests.runtime.common import small_student
+from tests.small_models import small_student
 
 
 @pytest.fixture(scope="session")
