@@ -179,15 +179,23 @@ class WindowDataset(Dataset[dict[str, object]]):
         for clip in clips:
             if abs(clip.fps - config.fps) > 1e-6:
                 raise EdgeSDKError(f"{clip.source or clip.name}: fps {clip.fps} != {config.fps}")
-        self.features = [
-            _ClipFeatures(c, config.head_hr_factor) for c in clips if c.num_frames >= config.window
-        ]
+        self._clips = [c for c in clips if c.num_frames >= config.window]
+        # Per-clip features, computed when a window of the clip is first read: a caller that
+        # reads a few windows (calibration, a limited evaluation) does not pay for every clip.
+        self.features: list[_ClipFeatures | None] = [None] * len(self._clips)
         self.index = [
             (ci, start)
-            for ci, f in enumerate(self.features)
-            for start in range(0, len(f.pos_m) - config.window + 1, config.stride)
+            for ci, c in enumerate(self._clips)
+            for start in range(0, c.num_frames - config.window + 1, config.stride)
         ]
         self._subsets = _subsets_for(config)
+
+    def clip_features(self, ci: int) -> _ClipFeatures:
+        """The features of clip ``ci`` (computed once, shared by ``with_config`` copies)."""
+        f = self.features[ci]
+        if f is None:
+            f = self.features[ci] = _ClipFeatures(self._clips[ci], self.config.head_hr_factor)
+        return f
 
     def with_config(self, config: WindowConfig) -> WindowDataset:
         """The same clips and windows under another config that changes only how windows are
@@ -241,7 +249,7 @@ class WindowDataset(Dataset[dict[str, object]]):
 
     def __getitem__(self, i: int) -> dict[str, object]:
         ci, start = self.index[i]
-        f, cfg = self.features[ci], self.config
+        f, cfg = self.clip_features(ci), self.config
         rng = self.rng(i)
         sl = slice(start, start + cfg.window)
         yaw = rng.uniform(-np.pi, np.pi) if self.train else 0.0
