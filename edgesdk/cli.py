@@ -26,6 +26,10 @@ from edgesdk.errors import EdgeSDKError
 from edgesdk.runtime.cli import add_run_parser
 
 EXIT_BAD_INPUT = 2
+# Modules of the full install (`edgesdk[all]`); `edgesdk[runtime]` has numpy and the runtimes.
+FULL_INSTALL_MODULES = frozenset(
+    {"torch", "scipy", "safetensors", "matplotlib", "PIL", "smplx", "onnx", "onnxscript", "nncf"}
+)
 
 
 def _cmd_data_info(args: argparse.Namespace) -> int:
@@ -378,6 +382,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("edgesdk: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing not in FULL_INSTALL_MODULES:
+            raise
+        what = " ".join(a for a in argv[:2] if not a.startswith("-"))
+        print(
+            f"edgesdk: error: `edgesdk {what}` needs {missing}, which is not installed "
+            '(an edgesdk[runtime] install?): pip install "edgesdk[all]"',
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -14,8 +14,10 @@ Example:
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the names and parents need no torch (the runtime on an edge board)
+    from torch import Tensor
 
 JOINT_NAMES: tuple[str, ...] = (
     "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
@@ -92,6 +94,8 @@ def rest_positions(height_m: float = _SMPL_STATURE_M) -> Tensor:
     body's stature (floor to top of head) is ``height_m``."""
     if not 0.5 <= height_m <= 2.6:
         raise ValueError(f"height_m={height_m} is outside a human range (0.5 to 2.6 m)")
+    import torch
+
     pos = torch.tensor(_SMPL_REST_POS_M, dtype=torch.float64)
     pos[:, 1] -= _SMPL_FLOOR_Y_M
     return (pos * (height_m / _SMPL_STATURE_M)).float()
@@ -105,6 +109,8 @@ def template_offsets(height_m: float = _SMPL_STATURE_M) -> Tensor:
 
 def offsets_from_positions(pos: Tensor) -> Tensor:
     """Rest-pose positions ``[..., 22, 3]`` to bone offsets (row 0 keeps the root position)."""
+    import torch
+
     parents = torch.tensor([0, *PARENTS[1:]])
     off = pos - pos[..., parents, :]
     return torch.cat([pos[..., :1, :], off[..., 1:, :]], dim=-2)

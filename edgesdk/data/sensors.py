@@ -32,17 +32,16 @@ import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-from scipy.interpolate import CubicSpline
-from scipy.signal import butter, sosfiltfilt
-from scipy.spatial.transform import Rotation
 
-from edgesdk.body.skeleton import JOINT_NAMES, rest_positions, template_offsets
-from edgesdk.data.clip import Clip
+from edgesdk.body.skeleton import JOINT_NAMES
 from edgesdk.data.slots import SLOT_INDEX, SLOTS
 from edgesdk.errors import EdgeSDKError
+
+if TYPE_CHECKING:  # takes, streams and specs need numpy only (the runtime on an edge board)
+    from edgesdk.data.clip import Clip
 
 GRAVITY_MPS2 = 9.80665
 # Optical mocap jitters by millimetres from frame to frame, which twice differentiated at 60 fps
@@ -390,6 +389,10 @@ class _SensorTrack:
 
     def __init__(self, clip: Clip, bone_joint: int, lever_m: np.ndarray,
                  R_bone_sensor: np.ndarray, lowpass_hz: float | None) -> None:  # fmt: skip
+        from scipy.interpolate import CubicSpline
+        from scipy.signal import butter, sosfiltfilt
+        from scipy.spatial.transform import Rotation
+
         if clip.num_frames < 2:
             raise EdgeSDKError(f"{clip.source or clip.name}: sensor simulation needs >= 2 frames")
         R_world_bone = clip.R_world_joint[:, bone_joint].astype(np.float64)
@@ -411,6 +414,8 @@ class _SensorTrack:
 
     def orientation(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(R_world_sensor [N, 3, 3], gyro_rads [N, 3] in the sensor frame)``."""
+        from scipy.spatial.transform import Rotation
+
         u, du = self.quat(t_s), self.quat(t_s, 1)
         norm = np.linalg.norm(u, axis=-1, keepdims=True)
         q = u / norm
@@ -428,6 +433,9 @@ def tpose_clip(num_frames: int = 30, fps: float = 30.0, height_m: float = 1.70) 
         >>> tpose_clip(num_frames=5).global_pos_m.shape
         (5, 22, 3)
     """
+    from edgesdk.body.skeleton import rest_positions, template_offsets
+    from edgesdk.data.clip import Clip
+
     pos_m = np.repeat(rest_positions(height_m).numpy()[None], num_frames, 0)
     R_world_joint = np.tile(np.eye(3, dtype=np.float32), (num_frames, 22, 1, 1))
     return Clip("t-pose", fps, R_world_joint, pos_m, template_offsets(height_m).numpy())
@@ -479,6 +487,8 @@ class _Realized:
 
 
 def _realize(clip: Clip, spec: DeviceSpec, seed: int, lowpass_hz: float | None) -> _Realized:
+    from scipy.spatial.transform import Rotation
+
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise EdgeSDKError(f"seed must be a non-negative integer, got {seed!r}")
     names = ("setup", "clock", "drop", "acc_bias", "acc", "gyro_bias", "gyro", "fusion", "slam")
@@ -523,6 +533,8 @@ def simulate_device(
         >>> s.device_id, s.acc_mps2.shape[1], bool(np.all(np.diff(s.t_ns) > 0))
         ('phone_left_pocket', 3, True)
     """
+    from scipy.spatial.transform import Rotation
+
     real = _realize(clip, spec, seed, lowpass_hz)
     rate, track = spec.sample_rate_hz, real.track
     n = _num_samples(track.t_end_s, rate)
@@ -580,6 +592,8 @@ def simulate_head_pose(
         >>> pose.pos_m.shape, 1.5 < float(pose.pos_m[0, 2]) < 1.7   # z: height above the floor
         ((31, 3), True)
     """
+    from scipy.spatial.transform import Rotation
+
     if spec.kind != "glasses" or spec.slam_rate_hz <= 0:
         raise EdgeSDKError(f"{spec.device_id}: only glasses with slam_rate_hz > 0 give a head pose")
     real = _realize(clip, spec, seed, lowpass_hz)
