@@ -80,6 +80,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         overrides=_parse_overrides(args.set),
         stage_epochs=_parse_stage_epochs(args.stage_epochs),
+        max_batches=args.max_batches,
         progress=not args.quiet,
     )
     out = train(config)
@@ -103,6 +104,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
         limit=args.limit,
         resume=args.resume,
         overrides=_parse_overrides(args.set),
+        max_batches=args.max_batches,
         progress=not args.quiet,
     )
     out = distill(config)
@@ -178,6 +180,9 @@ def _add_run_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="at most this many clips")
+    parser.add_argument(
+        "--max-batches", type=int, default=None, help="at most this many batches per epoch"
+    )
     parser.add_argument("--resume", action="store_true", help="continue from --out")
     parser.add_argument(
         "--set",
@@ -190,15 +195,26 @@ def _add_run_arguments(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def _cmd_pipeline(args: argparse.Namespace) -> int:
-    from edgesdk.pipeline import run_pipeline
+    from edgesdk.pipeline import format_table, run_pipeline
 
+    out = Path(args.out)
     summary = run_pipeline(
-        out_dir=Path(args.out),
+        out_dir=out,
         data_dir=Path(args.data) if args.data else None,
         limit=args.limit,
         seed=args.seed,
+        teacher_steps=args.teacher_steps,
+        student_steps=args.student_steps,
     )
-    print(json.dumps(summary, indent=2))
+    stages = summary["stages"]
+    exported = [a for s in stages["export"].values() for a in s["artifacts"].values()]
+    print(format_table(summary["table"]))
+    print(
+        f"\n{sum(a['passed'] for a in exported)} of {len(exported)} artifacts passed validation; "
+        f"{len(stages['bench']['budget_violations'])} budget violation(s); "
+        f"{summary['wall_s'] / 60:.1f} min.\n"
+        f"Report: {out / 'report' / 'report.md'}\nSummary: {out / 'summary.json'}"
+    )
     return 0
 
 
@@ -362,6 +378,12 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--data", default=None, help="mocap folder (default: ../shared or bundled)")
     pipe.add_argument("--limit", type=int, default=None, help="at most this many clips")
     pipe.add_argument("--seed", type=int, default=0)
+    pipe.add_argument(
+        "--teacher-steps", type=int, default=30, help="optimizer steps per teacher stage"
+    )
+    pipe.add_argument(
+        "--student-steps", type=int, default=60, help="optimizer steps of each distillation"
+    )
     pipe.set_defaults(func=_cmd_pipeline)
     add_run_parser(sub)
     add_bench_parsers(sub)

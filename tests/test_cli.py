@@ -13,7 +13,7 @@ from PIL import Image
 from edgesdk.cli import main
 from edgesdk.data.recording import read_take
 from edgesdk.data.sources import bundled_data_dir
-from edgesdk.pipeline import run_pipeline
+from edgesdk.pipeline import format_table, run_pipeline
 
 CLIP = bundled_data_dir() / "cmu" / "002_02.bvh"
 
@@ -98,18 +98,35 @@ def test_console_script_reports_corrupt_bvh_without_traceback(tmp_path: Path) ->
 
 
 def test_pipeline_on_bundled_clips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every stage on the bundled clips, one family, two backends, a few steps each."""
     monkeypatch.setenv("EDGESDK_CACHE", str(tmp_path / "cache"))
     summary = run_pipeline(
         tmp_path / "demo",
         data_dir=bundled_data_dir(),
         baseline_steps=20,
         progress=False,
-        exports=(("onnx", "int8"),),
+        exports=(("onnx", "int8"), ("tflite", "fp32")),
+        families=("same",),
+        teacher_steps=3,
+        student_steps=3,
+        bench_windows=1,
     )
     stages = summary["stages"]
     assert stages["data"]["clips"] == 16 and stages["data"]["split_clips"]["test"] >= 1
     assert len(stages["sensors"]["takes"]) >= 1 and Path(stages["sensors"]["gif"]).is_file()
     assert stages["baselines"]["mean_pose_mpjpe_mm"] > 0
-    onnx = stages["export"]["artifacts"]["onnx-int8"]
-    assert onnx["passed"] and onnx["ran"] is True and Path(onnx["artifact"]).is_file()
+    assert stages["teachers"]["same"]["model"] == "same-small"
+    assert stages["students"]["same"]["model"] == "same-student"
+    artifacts = stages["export"]["same"]["artifacts"]
+    assert set(artifacts) == {"onnx-int8", "tflite-fp32"}
+    for a in artifacts.values():
+        assert a["passed"] and a["ran"] is True and Path(a["artifact"]).is_file()
+    bench = json.loads(Path(stages["bench"]["results"]).read_text())
+    assert set(bench["models"]) == {"same-student", "same-small"}
+    assert all(Path(f).is_file() for f in stages["report"]["files"])
+    (row,) = summary["table"]
+    assert row["student"] == "same-student" and row["int8_backend"] in ("onnx", "tflite")
+    assert row["teacher_mpjpe_mm"] > 0 and row["int8_ms_per_frame"] > 0
+    assert 0 < row["flops_ratio"] < 1
+    assert "| same-student | same-small |" in format_table(summary["table"])
     assert json.loads((tmp_path / "demo" / "summary.json").read_text()) == summary

@@ -38,7 +38,7 @@ from edgesdk.models.students_core import StreamingStudent
 from edgesdk.models.text import default_text_encoder
 from edgesdk.train import checkpoint
 from edgesdk.train.data import TrainData, input_names, load_train_data, window_config_for
-from edgesdk.train.trainer import TrainConfig, _run_epoch, evaluate_loss
+from edgesdk.train.trainer import TrainConfig, _run_epoch, check_max_batches, evaluate_loss
 from edgesdk.train.trainer import _save as save_run
 
 STAGE = "main"  # a student's one training stage
@@ -63,6 +63,7 @@ class DistillConfig:
     limit: int | None = None
     resume: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)  # student config fields
+    max_batches: int | None = None  # at most this many batches per epoch (brief runs)
     progress: bool = True
 
 
@@ -126,6 +127,7 @@ def _check(config: DistillConfig) -> None:
 def distill(config: DistillConfig) -> Path:
     """Distill ``config.teacher`` into a new ``config.student``; returns the checkpoint folder."""
     _check(config)
+    check_max_batches(config.max_batches)
     out = Path(config.out)
     state = checkpoint.load_train_state(out) if config.resume else None
     if config.resume:
@@ -158,7 +160,7 @@ def distill(config: DistillConfig) -> Path:
         model=config.student, data=config.data, out=config.out, epochs=config.epochs,
         batch_size=config.batch_size, lr=config.lr, weight_decay=config.weight_decay,
         grad_clip=config.grad_clip, seed=config.seed, limit=config.limit,
-        progress=config.progress,
+        max_batches=config.max_batches, progress=config.progress,
     )  # fmt: skip
     loss_module = _DistillLoss(student, teacher, config.alpha)
     history: list[dict[str, Any]] = list(state["history"]) if state else []

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import os
 import time
@@ -60,6 +61,7 @@ class TrainConfig:
     resume: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
     stage_epochs: dict[str, int] = field(default_factory=dict)  # per-stage override of epochs
+    max_batches: int | None = None  # at most this many batches per epoch (brief runs)
     progress: bool = True
 
 
@@ -74,6 +76,11 @@ class _LossModule(nn.Module):
         return self.model.loss(batch, self.stage)
 
 
+def check_max_batches(max_batches: int | None) -> None:
+    if max_batches is not None and max_batches < 1:
+        raise EdgeSDKError(f"--max-batches {max_batches}: must be >= 1")
+
+
 def _distributed() -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
@@ -83,6 +90,7 @@ def _distributed() -> tuple[int, int]:
 
 def train(config: TrainConfig) -> Path:
     """Train ``config.model`` and return the checkpoint folder."""
+    check_max_batches(config.max_batches)
     rank, world = _distributed()
     torch.manual_seed(config.seed)
     out = Path(config.out)
@@ -183,8 +191,10 @@ def _run_epoch(
     )
     step_module.train()
     total, count = 0.0, 0
+    batches = len(loader) if config.max_batches is None else min(len(loader), config.max_batches)
     bar = tqdm(
-        loader,
+        itertools.islice(loader, batches),
+        total=batches,
         desc=f"{config.model} {stage} {epoch + 1}/{config.stage_epochs.get(stage, config.epochs)}",
         disable=not config.progress or rank != 0,
         leave=False,

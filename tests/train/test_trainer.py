@@ -210,3 +210,24 @@ def test_stage_epochs_override_and_unknown_stage(tmp_path: Path) -> None:
     assert [h["epoch"] for h in history] == [0]
     with pytest.raises(EdgeSDKError, match="not in"):
         train(TrainConfig(**{**base.__dict__, "stage_epochs": {"vqvae": 2}}))
+
+
+def test_max_batches_caps_each_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgesdk.train import trainer
+
+    steps: list[int] = []
+    forward = trainer._LossModule.forward
+    monkeypatch.setattr(
+        trainer._LossModule, "forward", lambda self, b: steps.append(1) or forward(self, b)
+    )
+    cfg = TrainConfig(
+        model="mlp-baseline", data=DATA, out=str(tmp_path / "m"), epochs=2, batch_size=4,
+        progress=False, max_batches=2, overrides={"hidden": 32},
+    )  # fmt: skip
+    train(cfg)
+    assert len(steps) == 4  # 2 epochs x 2 batches, of the 5+ the bundled windows make
+    steps.clear()
+    train(TrainConfig(**{**cfg.__dict__, "out": str(tmp_path / "all"), "max_batches": None}))
+    assert len(steps) > 4
+    with pytest.raises(EdgeSDKError, match="--max-batches 0"):
+        train(TrainConfig(**{**cfg.__dict__, "max_batches": 0}))
