@@ -277,6 +277,12 @@ class Head2BodyConfig:
     # The pose decoder reads each generated step's argmax token ("hard", the paper) or its
     # probability-weighted mean code ("soft"); the argmax token is fed back either way.
     token_selection: str = "soft"
+    # Weight of a pose-reconstruction term in the "tokens" stage, added to the paper's token
+    # cross-entropy: the teacher-forced logits' probability-weighted code ("soft" selection,
+    # as at inference) is decoded by the frozen VQ-VAE decoder and compared with the true pose
+    # features, as Ego4o's loss does (code classification + lambda x reconstruction). 0 is
+    # the paper's loss.
+    recon_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.token_selection not in ("soft", "hard"):
@@ -287,6 +293,8 @@ class Head2BodyConfig:
         for name in ("token_dropout", "scheduled_sampling"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise EdgeSDKError(f"{self.name}: {name} must be in [0, 1)")
+        if not (math.isfinite(self.recon_weight) and self.recon_weight >= 0.0):
+            raise EdgeSDKError(f"{self.name}: recon_weight must be >= 0, got {self.recon_weight}")
 
 
 class Head2Body(MotionModel):
@@ -508,9 +516,17 @@ class Head2Body(MotionModel):
         with torch.set_grad_enabled(self.config.finetune_encoder and torch.is_grad_enabled()):
             feats, _ = self.encode_imu(head_imu_hr)
         logits = self.vq_poser.transformer(feats, target)
-        loss = F.cross_entropy(logits.flatten(0, 1), target.flatten())
+        ce = F.cross_entropy(logits.flatten(0, 1), target.flatten())
         acc = (logits.argmax(-1) == target).float().mean()
-        return loss, {"loss": loss.item(), "token_acc": acc.item()}
+        logs = {"ce": ce.item(), "token_acc": acc.item()}
+        loss = ce
+        if self.config.recon_weight > 0:
+            vqvae = self.vq_poser.vqvae
+            x_hat = vqvae.decode(torch.softmax(logits, -1) @ vqvae.quantizer.codebook)
+            recon = F.mse_loss(x_hat, x)
+            loss = ce + self.config.recon_weight * recon
+            logs["recon_mse"] = recon.item()
+        return loss, {"loss": loss.item(), **logs}
 
     def _head_input(self, batch: dict[str, Any]) -> Tensor:
         """``head_imu_hr`` with samples zeroed where the head device is absent."""

@@ -210,6 +210,33 @@ def test_scheduled_sampling_feeds_back_own_predictions() -> None:
     assert (second[:, 1:] == own[:, :-1]).float().mean() > 0.9
 
 
+def test_recon_weight_adds_the_soft_decoded_pose_error() -> None:
+    torch.manual_seed(0)
+    plain = head2body_small(dropout=0.0, token_dropout=0.0)
+    recon = head2body_small(dropout=0.0, token_dropout=0.0, recon_weight=2.0)
+    recon.load_state_dict(plain.state_dict())
+    batch = make_batch(time=16)
+    _, logs0 = plain.loss(batch, "tokens")
+    loss1, logs1 = recon.loss(batch, "tokens")
+    assert "recon_mse" not in logs0 and logs1["recon_mse"] > 0
+    assert logs1["ce"] == pytest.approx(logs0["ce"], rel=1e-5)
+    assert loss1.item() == pytest.approx(logs1["ce"] + 2.0 * logs1["recon_mse"], rel=1e-5)
+    # The reconstruction term reaches the token logits through the pose decoder, which the
+    # stage leaves frozen (the trainer sets requires_grad by stage_parameters).
+    grads = []
+    for m in (plain, recon):
+        stage = {id(p) for p in m.stage_parameters("tokens")}
+        for p in m.parameters():
+            p.requires_grad_(id(p) in stage)
+        loss = m.loss(batch, "tokens")[0]
+        loss.backward()
+        grads.append(m.vq_poser.transformer.head.weight.grad)
+        assert all(p.grad is None for p in m.vq_poser.vqvae.parameters())
+    assert not torch.allclose(grads[0], grads[1])
+    with pytest.raises(EdgeSDKError, match="recon_weight"):
+        head2body_small(recon_weight=-1.0)
+
+
 def test_token_selection_soft_and_hard(model: Head2Body) -> None:
     model.eval()
     hr = make_batch(time=6)["head_imu_hr"]
