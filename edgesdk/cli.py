@@ -379,10 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--limit", type=int, default=None, help="at most this many clips")
     pipe.add_argument("--seed", type=int, default=0)
     pipe.add_argument(
-        "--teacher-steps", type=int, default=30, help="optimizer steps per teacher stage"
+        "--teacher-steps", type=int, default=20, help="optimizer steps per teacher stage"
     )
     pipe.add_argument(
-        "--student-steps", type=int, default=60, help="optimizer steps of each distillation"
+        "--student-steps", type=int, default=40, help="optimizer steps of each distillation"
     )
     pipe.set_defaults(func=_cmd_pipeline)
     add_run_parser(sub)
