@@ -695,9 +695,5 @@ def _rot_z(angle_rad: np.ndarray | float) -> np.ndarray:
     """Rotation(s) about +Z, ``[..., 3, 3]``."""
     a = np.asarray(angle_rad, dtype=np.float64)
     c, s, zero, one = np.cos(a), np.sin(a), np.zeros_like(a), np.ones_like(a)
-    rows = [
-        np.stack([c, -s, zero], -1),
-        np.stack([s, c, zero], -1),
-        np.stack([zero, zero, one], -1),
-    ]
-    return np.stack(rows, -2)
+    rows = [[c, -s, zero], [s, c, zero], [zero, zero, one]]
+    return np.stack([np.stack(r, -1) for r in rows], -2)
