@@ -28,6 +28,7 @@ import torch
 from edgesdk.bench.cost import model_cost, time_call_ms
 from edgesdk.io import write_json_atomic
 from edgesdk.models import create_model
+from edgesdk.models.signature import frame_inputs, signature_for
 from edgesdk.models.students_core import StreamingStudent
 from edgesdk.train.checkpoint import read_meta
 from edgesdk.train.data import load_train_data
@@ -57,15 +58,7 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
 
 def _step_ms(student: StreamingStudent, frames: int = 60) -> float:
     """Median ms of one ``step`` call on 1 thread, carrying the state frame to frame."""
-    inputs = student.example_inputs(batch_size=1)
-    per_frame = []
-    for t in student.spec.inputs:
-        x = inputs[len(per_frame)]
-        if "time" in t.shape:
-            x = x.select(t.shape.index("time"), 0)
-        elif any(isinstance(d, str) and d.endswith("*time") for d in t.shape):
-            x = x[:, :8]
-        per_frame.append(x)
+    per_frame = frame_inputs(signature_for(student), student.example_inputs(batch_size=1), 0)
     state = None
 
     def one(*frame: torch.Tensor) -> None:
