@@ -15,6 +15,7 @@ Example (an artifact exported by ``edgesdk export``)::
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from edgesdk.export.manifest import read_manifest
 from edgesdk.export.runners import SUFFIXES, open_runner
 
 
-class ModelBackend:
+class ModelBackend(abc.ABC):
     """A streaming pose model: ``step(inputs) -> outputs`` per frame, state kept inside."""
 
     name = ""
@@ -75,8 +76,9 @@ class ModelBackend:
             self._state[in_name] = outs[out_name]
         return outs
 
+    @abc.abstractmethod
     def _run(self, feed: list[np.ndarray]) -> list[np.ndarray]:
-        raise NotImplementedError
+        """The runtime's call: the inputs in ``io`` order -> the outputs in ``io`` order."""
 
 
 class ArtifactBackend(ModelBackend):

@@ -3,7 +3,7 @@ students, and simulated sessions."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -91,18 +91,25 @@ def push_take(
     take: Take,
     order: Sequence[tuple[int, int, str, int]] | None = None,
     acc: str = "raw",
+    ids: Mapping[str, str] | None = None,
 ) -> list[Frame]:
     """Push a take's samples in ``order`` (default: arrival order) with virtual receive
-    times; all frames made, flushed at the end."""
+    times, head poses (``kind`` 1 in ``arrival_order(take, True)``) through
+    ``push_head_pose``, each device under ``ids[device]`` when given; all frames made,
+    flushed at the end."""
     frames: list[Frame] = []
     for recv, kind, device_id, i in order if order is not None else arrival_order(take, False):
+        name = ids[device_id] if ids is not None else device_id
         if kind:
+            pose = take.head_pose
+            assert pose is not None
+            session.push_head_pose(
+                name, int(pose.t_ns[i]), pose.pos_m[i], pose.quat_wxyz[i], recv_ns=recv
+            )
             continue
         s = take.streams[device_id]
         values = s.acc_mps2[i] if acc == "raw" else s.user_acc_mps2[i]
-        session.push(
-            device_id, int(s.t_ns[i]), values, s.gyro_rads[i], s.quat_wxyz[i], recv_ns=recv
-        )
+        session.push(name, int(s.t_ns[i]), values, s.gyro_rads[i], s.quat_wxyz[i], recv_ns=recv)
         frames.extend(session.poses())
     frames.extend(session.flush())
     return frames

@@ -44,8 +44,13 @@ def test_bad_paths_and_windowed_models(tmp_path: Path) -> None:
         "outputs": [{"name": "pos_rel_m", "shape": [1, 60, 22, 3]}],
         "state": [],
     }
+
+    class Bare(ModelBackend):
+        def _run(self, feed: list[np.ndarray]) -> list[np.ndarray]:
+            return []
+
     with pytest.raises(EdgeSDKError, match="streaming student"):
-        ModelBackend(io, 30.0, "ego4o-small")
+        Bare(io, 30.0, "ego4o-small")
 
 
 def test_litert_artifact_runs_a_session_like_onnx(

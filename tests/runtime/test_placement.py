@@ -9,7 +9,6 @@ import pytest
 from edgesdk.data.clip import Clip
 from edgesdk.data.sensors import DeviceSpec
 from edgesdk.runtime.placement import assign, slot_probabilities
-from edgesdk.runtime.replay import arrival_order
 from edgesdk.runtime.rotations import matrix_to_quat
 from tests.runtime.common import push_take, recording_session, simulated_take
 
@@ -28,17 +27,7 @@ def _push_anonymous(clip: Clip, seed: int) -> tuple[dict[str, dict], dict[str, s
     session, _ = recording_session(use_kind_hints=False)
     ids = {d: f"dev{i}" for i, d in enumerate(sorted(take.streams, reverse=True))}
     renamed = {ids[d]: s for d, s in take.streams.items()}
-    for recv, _, device_id, i in arrival_order(take, False):
-        s = take.streams[device_id]
-        session.push(
-            ids[device_id],
-            int(s.t_ns[i]),
-            s.acc_mps2[i],
-            s.gyro_rads[i],
-            s.quat_wxyz[i],
-            recv_ns=recv,
-        )
-    frames = session.poses() + session.flush()
+    frames = push_take(session, take, ids=ids)
     assert frames and all(session.devices[d].kind is None for d in renamed)
     return session.placements(), {ids[d]: s.spec.slot for d, s in take.streams.items()}
 

@@ -159,25 +159,8 @@ def test_head_pose_and_high_rate_head_inputs(walk: Clip) -> None:
     scene, take = simulated_take(walk, 6.0, [DeviceSpec.glasses(heading_deg=30.0)], seed=0)
     backend = RecordingBackend(hr_factor=8, head=True)
     session = Session(backend, SessionConfig(), clock="virtual")
-    order = arrival_order(take, with_head_pose=True)
-    pose = take.head_pose
-    assert pose is not None
-    for recv, kind, device_id, i in order:
-        s = take.streams[device_id]
-        if kind:
-            session.push_head_pose(
-                device_id, int(pose.t_ns[i]), pose.pos_m[i], pose.quat_wxyz[i], recv_ns=recv
-            )
-        else:
-            session.push(
-                device_id,
-                int(s.t_ns[i]),
-                s.acc_mps2[i],
-                s.gyro_rads[i],
-                s.quat_wxyz[i],
-                recv_ns=recv,
-            )
-    frames = session.poses() + session.flush()
+    assert take.head_pose is not None
+    frames = push_take(session, take, arrival_order(take, with_head_pose=True))
     seen = backend.seen
     on = [k for k, s in enumerate(seen) if s["mask"][0, 0] == 1]
     assert on and on[0] < 50
