@@ -96,7 +96,13 @@ class OnnxRunner(Runner):
 
 class LiteRTRunner(Runner):
     """The ``ai_edge_litert`` Interpreter (``tflite_runtime`` when only that is installed);
-    int8 inputs or outputs, if a converter left any, are (de)quantized with their params."""
+    int8 inputs or outputs, if a converter left any, are (de)quantized with their params.
+
+    A call goes through the interpreter's signature runner, which resizes and re-allocates
+    every input on every call; with fixed shapes that work is done once, and when the
+    installed interpreter exposes the signature's tensor indices (ai-edge-litert 2.x) each
+    call only sets the inputs, invokes and reads the outputs (about 29 us instead of 47 us a
+    call for ego4o-student here; the outputs are copies either way)."""
 
     backend = "tflite"
 
@@ -114,13 +120,60 @@ class LiteRTRunner(Runner):
         self.out_details = self.runner.get_output_details()
         self.in_names = sorted(self.in_details, key=_arg_index)
         self.out_names = sorted(self.out_details, key=_arg_index)
+        self._in = [self.in_details[n] for n in self.in_names]
+        self._out = [self.out_details[n] for n in self.out_names]
+        self._cache: dict[int, tuple[bytes, np.ndarray]] = {}
+        self._shapes = [tuple(int(v) for v in d["shape"]) for d in self._in]
+        self._fast = _signature_tensors(self.runner, self.in_names, self.out_names)
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        feed = {
-            n: _quantize(x, self.in_details[n]) for n, x in zip(self.in_names, inputs, strict=True)
-        }
-        out = self.runner(**feed)
-        return [_dequantize(out[n], self.out_details[n]) for n in self.out_names]
+        if len(inputs) != len(self._in):
+            raise EdgeSDKError(f"{self.path}: {len(inputs)} inputs given, {len(self._in)} taken")
+        feed = [
+            self._quantized(k, x, d) for k, (x, d) in enumerate(zip(inputs, self._in, strict=True))
+        ]
+        if self._fast is None:
+            out = self.runner(**dict(zip(self.in_names, feed, strict=True)))
+            raw = [out[n] for n in self.out_names]
+        else:
+            wrapper, subgraph, in_index, out_index = self._fast
+            for i, x, shape in zip(in_index, feed, self._shapes, strict=True):
+                if x.shape != shape:
+                    raise EdgeSDKError(f"{self.path}: an input of shape {x.shape}, not {shape}")
+                wrapper.SetTensor(i, x, subgraph)
+            wrapper.Invoke(subgraph)
+            raw = [wrapper.GetTensor(o, subgraph) for o in out_index]
+        return [_dequantize(x, d) for x, d in zip(raw, self._out, strict=True)]
+
+    def _quantized(self, k: int, x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+        """An integer input quantized, remembering the last value of each input (a streaming
+        caller sends the same text embedding, or zeros, frame after frame)."""
+        if detail["dtype"] == np.float32:
+            return _quantize(x, detail)
+        key = np.ascontiguousarray(x, np.float32).tobytes()
+        cached = self._cache.get(k)
+        if cached is None or cached[0] != key:
+            cached = self._cache[k] = (key, _quantize(x, detail))
+        return cached[1]
+
+
+def _signature_tensors(
+    runner: Any, in_names: list[str], out_names: list[str]
+) -> tuple[Any, int, list[int], list[int]] | None:
+    """The signature runner's interpreter wrapper, subgraph and tensor indices, with the
+    tensors allocated once, or None when this interpreter version does not expose them."""
+    try:
+        wrapper = runner._interpreter_wrapper
+        subgraph = int(runner._subgraph_index)
+        in_index = [int(runner._inputs[n]) for n in in_names]
+        out_index = [int(dict(runner._outputs)[n]) for n in out_names]
+        for name in ("SetTensor", "Invoke", "GetTensor", "AllocateTensors"):
+            if not callable(getattr(wrapper, name, None)):
+                return None
+        wrapper.AllocateTensors(subgraph)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    return wrapper, subgraph, in_index, out_index
 
 
 def _arg_index(name: str) -> int:
@@ -130,9 +183,11 @@ def _arg_index(name: str) -> int:
 
 
 def _quantize(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
-    x = np.asarray(x, np.float32)
     if detail["dtype"] == np.float32:
-        return np.ascontiguousarray(x)
+        if type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous:
+            return x
+        return np.ascontiguousarray(x, np.float32)
+    x = np.asarray(x, np.float32)
     scale, zero = detail["quantization"]
     info = np.iinfo(detail["dtype"])
     return np.clip(np.round(x / scale + zero), info.min, info.max).astype(detail["dtype"])
@@ -140,7 +195,7 @@ def _quantize(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
 
 def _dequantize(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
     if detail["dtype"] == np.float32:
-        return np.asarray(x, np.float32)
+        return x if x.dtype == np.float32 else np.asarray(x, np.float32)
     scale, zero = detail["quantization"]
     return ((x.astype(np.float32) - zero) * scale).astype(np.float32)
 

@@ -47,6 +47,8 @@ class ModelBackend(abc.ABC):
             )
         self.state_inputs = {i for _, i in self.state_pairs}
         shapes = dict(self.inputs)
+        # zeros for inputs a frame does not give, shared by every call (runtimes copy inputs)
+        self._zeros = {n: np.zeros(s, np.float32) for n, s in self.inputs}
         hr = shapes.get("head_imu_hr")
         self.hr_factor = int(hr[1]) if hr is not None else 0
         self._state: dict[str, np.ndarray] = {}
@@ -64,13 +66,17 @@ class ModelBackend(abc.ABC):
     def step(self, frame: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run one frame; inputs not given are zeros. Returns every output by name."""
         feed = []
+        state = self._state
         for name, shape in self.inputs:
-            if name in self._state:
-                feed.append(self._state[name])
+            if name in state:
+                feed.append(state[name])
             elif name in frame:
-                feed.append(np.asarray(frame[name], np.float32).reshape(shape))
+                x = frame[name]
+                if type(x) is not np.ndarray or x.dtype != np.float32 or x.shape != shape:
+                    x = np.asarray(x, np.float32).reshape(shape)
+                feed.append(x)
             else:
-                feed.append(np.zeros(shape, np.float32))
+                feed.append(self._zeros[name])
         outs = dict(zip(self.outputs, self._run(feed), strict=True))
         for out_name, in_name in self.state_pairs:
             self._state[in_name] = outs[out_name]

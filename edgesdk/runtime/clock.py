@@ -34,6 +34,7 @@ class ClockSync:
         self._slope = 0.0
         self._intercept = 0.0  # d at t_dev = _ref
         self._dirty = False
+        self._version = 0  # changes whenever the mapping may have changed
 
     @property
     def ready(self) -> bool:
@@ -42,6 +43,7 @@ class ClockSync:
     def reset(self) -> None:
         self._mins.clear()
         self._slope, self._intercept, self._dirty = 0.0, 0.0, False
+        self._version += 1
 
     def observe_if_consistent(self, t_dev: int, t_recv: int, jump_ns: int) -> bool:
         """``observe`` the sample unless its ``t_recv - t_dev`` is more than ``jump_ns`` off
@@ -93,6 +95,12 @@ class ClockSync:
             t_dev = self._mins[-1][1] if self._mins else 0
         return round(self.expected_delta(t_dev))
 
+    def version(self) -> int:
+        """A number that changes whenever the mapping does (for callers' caches)."""
+        if self._dirty:
+            self._fit()
+        return self._version
+
     @property
     def drift_ppm(self) -> float:
         self._fit()
@@ -112,6 +120,7 @@ class ClockSync:
         if not self._dirty:
             return
         self._dirty = False
+        self._version += 1
         pts = list(self._mins)
         if len(pts) >= 3:
             xs = [float(p[1] - self._ref) for p in pts]

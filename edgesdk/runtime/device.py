@@ -84,6 +84,8 @@ class Device:
         self.resets = 0
         self._pending: list[tuple[int, int, Row]] = []  # samples on a new clock
         self._acc_votes = [0.0, 0]  # sum of the vertical specific force, frames
+        self._newest_key: tuple[int, int] = (0, -1)
+        self._newest_session = 0
 
     @property
     def is_raw(self) -> bool:
@@ -150,8 +152,15 @@ class Device:
         return self.clock.to_session(t_dev)
 
     def newest_session_time(self) -> int | None:
-        newest = self.buffer.newest
-        return None if newest is None else self.clock.to_session(newest)
+        """The newest sample's session time (cached: called for every device on most pushes)."""
+        times = self.buffer.times
+        if not times:
+            return None
+        key = (times[-1], self.clock.version())
+        if key != self._newest_key:
+            self._newest_key = key
+            self._newest_session = self.clock.to_session(times[-1])
+        return self._newest_session
 
 
 def _kind_from_id(device_id: str) -> str | None:

@@ -118,16 +118,15 @@ class Fusion:
             picked.append((dev, row, i))
         used: list[str] = []
         head_dev: Device | None = None
-        if picked:
-            vecs = self._imu_vectors([(d, r) for d, r, _ in picked])
-            for (dev, _, i), vec, ok in zip(picked, vecs, np.isfinite(vecs).all(1), strict=True):
-                if not ok:
-                    mask[i] = 0.0
-                    continue
-                imu[i] = vec
-                used.append(dev.id)
-                if dev.slot == "head":
-                    head_dev = dev
+        for dev, row, i in picked:
+            vec = self._imu_vector(dev, row)
+            if not math.isfinite(sum(vec)):
+                mask[i] = 0.0
+                continue
+            imu[i] = vec
+            used.append(dev.id)
+            if dev.slot == "head":
+                head_dev = dev
         out = {"imu": imu[None], "mask": mask[None]}
         if "head_imu_hr" in need and self.hr_factor:
             out["head_imu_hr"] = self._head_hr(head_dev, t_ns)[None]
@@ -135,19 +134,18 @@ class Fusion:
             out["head"] = self._head_pose(head_dev, t_ns)[None]
         return out, used
 
-    def _imu_vectors(self, items: list[tuple[Device, Row]]) -> np.ndarray:
-        """``[n, 9]``: (A acc_devworld, 6D of A Q C) of calibrated devices in slots, in plain
-        Python with quaternions (a few microseconds per device; numpy's per-call cost is
-        larger for 3 x 3 matrices)."""
-        out = []
-        for dev, row in items:
-            qa, qc = dev.calibration.quats(dev.kind, dev.slot)  # type: ignore[union-attr, arg-type]
-            q = row[6:10]
-            ax, ay, az = qrotate(q, row[0:3])
-            if dev.is_raw:
-                az -= GRAVITY_MPS2
-            out.append((*qrotate(qa, (ax, ay, az)), *quat_6d(qmul(qmul(qa, q), qc))))
-        return np.array(out)
+    @staticmethod
+    def _imu_vector(dev: Device, row: Row) -> tuple[float, ...]:
+        """``(A acc_devworld, 6D of A Q C)`` of a calibrated device in a slot, in plain Python
+        with quaternions (a few microseconds; numpy's per-call cost is larger for 3 x 3
+        matrices). ``A`` maps the device world's Z-up to the model's Y-up and turns about that
+        vertical only, so gravity ``A (0, 0, g)`` is ``(0, g, 0)``."""
+        qa, qc = dev.calibration.quats(dev.kind, dev.slot)  # type: ignore[union-attr, arg-type]
+        qaq = qmul(qa, row[6:10])
+        ax, ay, az = qrotate(qaq, row[0:3])
+        if dev.is_raw:
+            ay -= GRAVITY_MPS2
+        return (ax, ay, az, *quat_6d(qmul(qaq, qc)))
 
     def _head_hr(self, dev: Device | None, t_ns: int) -> np.ndarray:
         """``[k, 12]`` head IMU samples at ``t + j / (k fps)``: acc_world, gyro, 6D."""
@@ -163,7 +161,7 @@ class Fusion:
             if row is not None:
                 got.append((j, row))
         if got:
-            vecs = self._imu_vectors([(dev, r) for _, r in got])
+            vecs = np.array([self._imu_vector(dev, r) for _, r in got])
             gyro = np.array([r[3:6] for _, r in got]) @ C  # C^T gyro per row
             rows = np.concatenate([vecs[:, :3], gyro, vecs[:, 3:]], 1)
             ok = np.isfinite(rows).all(1)

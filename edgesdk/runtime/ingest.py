@@ -32,7 +32,7 @@ import numpy as np
 from edgesdk.runtime.rotations import slerp_scalar
 
 Row = tuple[float, ...]  # acc (3), gyro (3), quat w, x, y, z (4)
-_MAX_ABS = 1e6  # beyond this an IMU value is garbage (m/s^2, rad/s)
+_MAX_ABS = 1e6  # beyond this an IMU sample is garbage (sum of |values|: m/s^2, rad/s)
 
 
 def check_sample(t_ns: Any, acc: Any, gyro: Any, quat: Any) -> tuple[int, Row] | str:
@@ -71,15 +71,16 @@ def check_sample(t_ns: Any, acc: Any, gyro: Any, quat: Any) -> tuple[int, Row] |
         return "bad_length"
     if len(values) != 10:
         return "bad_length"
-    total = sum(values)  # NaN and inf propagate (inf - inf is NaN)
-    if total != total or math.isinf(total) or max(values) > _MAX_ABS or min(values) < -_MAX_ABS:
+    # NaN fails the comparison, inf and garbage exceed it (the sum of magnitudes is bounded)
+    if not sum(map(abs, values)) <= _MAX_ABS:
         return "not_finite"
     w, x, y, z = values[6:]
-    norm = math.sqrt(w * w + x * x + y * y + z * z)
-    if not 0.5 < norm < 1.5:  # a unit quaternion within rounding (docs: within 1 %)
+    sq = w * w + x * x + y * y + z * z
+    if not 0.25 < sq < 2.25:  # a unit quaternion within rounding (docs: within 1 %)
         return "bad_quat"
-    if w < 0:
-        norm = -norm
+    if w >= 0.0 and -1e-12 < sq - 1.0 < 1e-12:  # unit already (the usual case)
+        return t, tuple(values)
+    norm = math.sqrt(sq) if w >= 0 else -math.sqrt(sq)
     return t, (*values[:6], w / norm + 0.0, x / norm + 0.0, y / norm + 0.0, z / norm + 0.0)
 
 

@@ -42,8 +42,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgesdk.runtime.rotations import quat_to_matrix
-
 MIN_MOVING_FRAMES = 45  # 1.5 s at 30 Hz
 _MOVING_RADS = 0.3
 
@@ -84,21 +82,25 @@ def features(values: np.ndarray, valid: np.ndarray, C: np.ndarray) -> Features |
     if len(v) < MIN_MOVING_FRAMES:
         return None
     gyro = v[:, 3:6] @ C  # C^T gyro per row
-    moving = np.linalg.norm(gyro, axis=1) > _MOVING_RADS
-    if int(moving.sum()) < MIN_MOVING_FRAMES:
+    moving = np.einsum("ij,ij->i", gyro, gyro) > _MOVING_RADS * _MOVING_RADS
+    n = int(np.count_nonzero(moving))
+    if n < MIN_MOVING_FRAMES:
         return None
     gyro = gyro[moving]
-    R = quat_to_matrix(v[moving, 6:10])
-    up = R[:, 2, :] @ C  # (Q C)^T z per row
+    w, x, y, z = v[moving, 6:10].T
+    s = 2.0 / (w * w + x * x + y * y + z * z)  # normalizes the quaternion
+    # The third row of R(q) (world up in the sensor frame), corrected by C: (Q C)^T z per row
+    up = np.stack([s * (x * z - w * y), s * (y * z + w * x), 1.0 - s * (x * x + y * y)], 1) @ C
     mean = up.mean(0)
     mean /= max(float(np.linalg.norm(mean)), 1e-9)
     tilt = np.degrees(np.arccos(np.clip(up @ mean, -1.0, 1.0)))
-    gx, gy = gyro[:, 0] - gyro[:, 0].mean(), gyro[:, 1] - gyro[:, 1].mean()
+    g = gyro[:, :2] - gyro[:, :2].mean(0)
+    gx, gy = g[:, 0], g[:, 1]
     denom = math.sqrt(float(gx @ gx) * float(gy @ gy))
     return Features(
-        frames=len(gyro),
+        frames=n,
         tilt_std_deg=float(tilt.std()),
-        gyro_rms=float(np.sqrt(np.mean(np.sum(gyro * gyro, 1)))),
+        gyro_rms=math.sqrt(float(np.einsum("ij,ij->", gyro, gyro)) / n),
         mean_up_y=float(up[:, 1].mean()),
         mean_up_z=float(up[:, 2].mean()),
         corr_xy=float(gx @ gy) / denom if denom > 0 else 0.0,
@@ -147,14 +149,13 @@ def assign(
     best: tuple[float, tuple[str | None, ...]] = (-math.inf, tuple(None for _ in devices))
     if len(devices) <= 5:
         options = [[*choices[d], None] for d in devices]
+        logp = [{s: math.log(max(probs[d][s], 1e-9)) for s in choices[d]} for d in devices]
+        unplaced = math.log(1e-6)
         for combo in itertools.product(*options):
             used = [s for s in combo if s is not None]
             if len(used) != len(set(used)):
                 continue
-            score = sum(
-                math.log(max(probs[d][s], 1e-9)) if s else math.log(1e-6)
-                for d, s in zip(devices, combo, strict=True)
-            )
+            score = sum(lp[s] if s else unplaced for lp, s in zip(logp, combo, strict=True))
             if score > best[0]:
                 best = (score, combo)
         for d, s in zip(devices, best[1], strict=True):

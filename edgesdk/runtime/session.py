@@ -70,7 +70,9 @@ class Session:
         self._need = self.backend.input_names
         self._now: int | None = None
         self._next_k: int | None = None
-        self._waiting: tuple[str, int] | None = None  # (device, deadline) the next frame awaits
+        # (device, deadline, need): the next frame awaits data from ``device`` at or after
+        # session time ``need``, or the clock reaching ``deadline``
+        self._waiting: tuple[str, int, int] | None = None
         self._out: list[Frame] = []
         self._last_good: dict[str, np.ndarray] | None = None
         self._root = np.zeros(3)
@@ -195,8 +197,12 @@ class Session:
             self._next_k = math.ceil(dev.session_time(t) * self.backend.fps / 1e9)
         now = self._now if self._now is not None else recv
         waiting = self._waiting  # inlined _maybe_advance: the common case returns here
-        if waiting is None or now >= waiting[1] or waiting[0] == dev.id or waiting[0] == "":
+        if waiting is None or now >= waiting[1] or waiting[0] == "":
             self._advance(now)
+        elif waiting[0] == dev.id:  # the awaited device: has it reached the frame yet?
+            newest = dev.newest_session_time()
+            if newest is not None and newest >= waiting[2]:
+                self._advance(now)
         return True
 
     def _maybe_advance(self, now: int, device_id: str | None = None) -> None:
@@ -279,7 +285,7 @@ class Session:
             if now < t + self._latency_ns:
                 active = False
                 lagging: Device | None = None  # the device furthest behind the frame
-                lag = 0
+                lag, lag_need = 0, 0
                 for dev in self.devices.values():
                     if dev.last_recv is None or dev.last_recv < now - self._timeout_ns:
                         continue  # silent: not waited for
@@ -289,14 +295,15 @@ class Session:
                     if newest is None or newest < need:
                         behind = need - newest if newest is not None else 2**62
                         if behind > lag:
-                            lagging, lag = dev, behind
+                            lagging, lag, lag_need = dev, behind, need
                 if lagging is not None and lagging.last_recv is not None:
                     # Wait for it until the deadline or until it goes silent.
                     silent_at = lagging.last_recv + self._timeout_ns + 1
-                    self._waiting = (lagging.id, min(t + self._latency_ns, silent_at))
+                    deadline = min(t + self._latency_ns, silent_at)
+                    self._waiting = (lagging.id, deadline, lag_need)
                     return
                 if not active:  # nobody to wait for: the frame is due at its deadline
-                    self._waiting = ("", t + self._latency_ns)
+                    self._waiting = ("", t + self._latency_ns, t)
                     return
             self._waiting = None
             self._make(t, now)
@@ -308,7 +315,10 @@ class Session:
         started = time.perf_counter()
         try:
             out = self.backend.step(inputs)
-            ok = all(np.isfinite(out[k]).all() for k in ("R_world_joint_6d", "pos_rel_m"))
+            # one float64 sum per output: NaN or inf anywhere makes it non-finite
+            ok = math.isfinite(out["R_world_joint_6d"].sum(dtype=np.float64)) and math.isfinite(
+                out["pos_rel_m"].sum(dtype=np.float64)
+            )
         except Exception:  # a runtime failing on one frame must not end the session
             out, ok = {}, False
         self.model_s += time.perf_counter() - started
@@ -320,9 +330,11 @@ class Session:
             if self._last_good is None:
                 return
             out = self._last_good
-        vel = np.asarray(out.get("root_vel_mps", np.zeros(3)), np.float64).reshape(3)
-        if np.isfinite(vel).all():
-            self._root = self._root + vel / self.backend.fps
+        vel = out.get("root_vel_mps")
+        if vel is not None and vel.size == 3:
+            vx, vy, vz = vel.reshape(3).tolist()
+            if math.isfinite(vx + vy + vz):
+                self._root = self._root + np.array((vx, vy, vz)) / self.backend.fps
         self._out.append(
             Frame(
                 t_ns=t,

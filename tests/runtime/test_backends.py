@@ -67,7 +67,33 @@ def test_litert_artifact_runs_a_session_like_onnx(
         }
         for _ in range(10)
     ]
-    backends = [open_backend(tflite), open_backend(ego_onnx)]
-    assert [b.name for b in backends] == ["tflite", "onnx"]
+    backends = [open_backend(tflite), open_backend(ego_onnx), open_backend(tflite)]
+    assert [b.name for b in backends] == ["tflite", "onnx", "tflite"]
+    # The third goes through the interpreter's signature runner on every call, the first
+    # through the tensors that runner allocated once: the same numbers, state fed back
+    slow = backends[2].runner  # type: ignore[attr-defined]
+    assert backends[0].runner._fast is not None  # type: ignore[attr-defined]
+    slow._fast = None
     outs = [np.stack([b.step(f)["pos_rel_m"] for f in frames]) for b in backends]
     assert np.abs(outs[0] - outs[1]).max() < 1e-4
+    np.testing.assert_array_equal(outs[0], outs[2])
+    feed = [np.zeros(shape, np.float32) for _, shape in backends[0].inputs]
+    feed[0] = np.zeros((1, 5, 8), np.float32)
+    with pytest.raises(EdgeSDKError, match="shape"):
+        backends[0].runner.run(feed)  # type: ignore[attr-defined]
+
+
+def test_litert_integer_inputs_are_quantized_by_value_not_by_identity() -> None:
+    """An int8 input (a text embedding) is quantized once while its values repeat, and again
+    as soon as they change, even in the same array."""
+    from edgesdk.export.runners import LiteRTRunner
+
+    runner = LiteRTRunner.__new__(LiteRTRunner)
+    runner._cache = {}
+    detail = {"dtype": np.int8, "quantization": (0.1, 0)}
+    x = np.full(4, 0.5, np.float32)
+    first = runner._quantized(2, x, detail)
+    assert first.tolist() == [5, 5, 5, 5] and runner._quantized(2, x.copy(), detail) is first
+    x[:] = 0.3  # changed in place
+    assert runner._quantized(2, x, detail).tolist() == [3, 3, 3, 3]
+    assert runner._quantized(0, np.full(4, 9.9, np.float32), detail).tolist() == [99] * 4

@@ -35,3 +35,17 @@ def test_reset_keeps_the_calibration() -> None:
     assert dev.accept(0, 100, (*UP_Y, 0.0, 0.0, 0.0, *Q_UPRIGHT), 10**9) == "ok"
     dev.reset_stream()
     assert len(dev.buffer) == 0 and not dev.clock.ready and dev.calibration is not None
+
+
+def test_newest_session_time_follows_the_clock_fit() -> None:
+    """The cached session time of the newest sample is redone when the clock is refitted."""
+    dev = Device("a", max_samples=64, max_gap_ns=10**9)
+    row = (*UP_Y, 0.0, 0.0, 0.0, *Q_UPRIGHT)
+    assert dev.newest_session_time() is None
+    for k in range(4):  # 5 ms of transport delay on every sample
+        assert dev.accept(k * 10**7, 10**9 + k * 10**7 + 5 * 10**6, row, 10**9) == "ok"
+    first = dev.newest_session_time()
+    assert first == dev.clock.to_session(3 * 10**7) == 10**9 + 3 * 10**7 + 5 * 10**6
+    # A sample that arrived faster lowers the envelope: the same newest sample maps earlier
+    assert dev.accept(2 * 10**7 + 1, 10**9 + 2 * 10**7 + 1, row, 10**9) == "ok"
+    assert dev.newest_session_time() == dev.clock.to_session(3 * 10**7) == first - 5 * 10**6

@@ -83,3 +83,14 @@ def test_gap_is_not_bridged_and_memory_is_bounded() -> None:
     assert buf.insert(0, _row(0.0)) == "too_old"
     buf.trim_before(2_150)
     assert buf.times[0] == 2_150 - 0 and len(buf) == 5
+
+
+def test_check_sample_keeps_a_unit_quaternion_and_bounds_the_magnitudes() -> None:
+    half = math.sqrt(0.5)
+    got = check_sample(1, G, (0.1, 0.2, 0.3), [half, 0.0, half, 0.0])
+    assert not isinstance(got, str) and got[1] == (*G, 0.1, 0.2, 0.3, half, 0.0, half, 0.0)
+    flipped = check_sample(1, G, G, [-half, 0.0, -half, 0.0])  # same rotation, w >= 0 out
+    assert not isinstance(flipped, str) and flipped[1][6:] == (half, 0.0, half, 0.0)
+    # Every value plausible alone, their magnitudes summing past 1e6: garbage, not a motion
+    assert check_sample(1, (4e5, 4e5, 4e5), G, (1.0, 0.0, 0.0, 0.0)) == "not_finite"
+    assert not isinstance(check_sample(1, (4e5, 0.0, 0.0), G, (1.0, 0.0, 0.0, 0.0)), str)

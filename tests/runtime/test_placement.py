@@ -102,3 +102,32 @@ def test_phone_worn_another_way_ends_up_with_the_right_orientation(
         assert session.placements()["phone_right_pocket"]["slot"] == "right_pocket"
         seen.append(np.stack([f["imu"][0, 4, 3:] for f in backend.seen[-30:]]))
     assert np.abs(seen[0] - seen[1]).max() < 0.05
+
+
+def test_features_match_the_rotation_matrix_definition() -> None:
+    """``features`` (the third row of R(q) in closed form) equals the same figures computed
+    from full rotation matrices, on random, not quite unit quaternions."""
+    from edgesdk.runtime.placement import features
+    from edgesdk.runtime.rotations import quat_to_matrix
+
+    rng = np.random.default_rng(3)
+    n = 180
+    q = rng.normal(size=(n, 4)) * rng.uniform(0.99, 1.01, (n, 1))
+    values = np.concatenate([rng.normal(size=(n, 3)), rng.normal(size=(n, 3)), q], 1)
+    valid = rng.random(n) > 0.1
+    C = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    f = features(values, valid, C)
+    assert f is not None
+    v = values[valid]
+    gyro = v[:, 3:6] @ C
+    moving = np.linalg.norm(gyro, axis=1) > 0.3  # placement._MOVING_RADS
+    gyro = gyro[moving]
+    up = quat_to_matrix(v[moving, 6:10])[:, 2, :] @ C
+    mean = up.mean(0) / np.linalg.norm(up.mean(0))
+    tilt = np.degrees(np.arccos(np.clip(up @ mean, -1, 1)))
+    gx, gy = gyro[:, 0] - gyro[:, 0].mean(), gyro[:, 1] - gyro[:, 1].mean()
+    assert f.frames == int(moving.sum())
+    assert np.isclose(f.tilt_std_deg, tilt.std())
+    assert np.isclose(f.gyro_rms, np.sqrt(np.mean(np.sum(gyro**2, 1))))
+    assert np.isclose(f.mean_up_y, up[:, 1].mean()) and np.isclose(f.mean_up_z, up[:, 2].mean())
+    assert np.isclose(f.corr_xy, (gx @ gy) / np.sqrt((gx @ gx) * (gy @ gy)))
