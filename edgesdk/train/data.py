@@ -11,7 +11,10 @@ import hashlib
 import multiprocessing
 import os
 import pickle
+import sys
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -48,14 +51,29 @@ def cache_dir() -> Path:
 
 
 def load_clips(files: Sequence[Path], progress: bool = True, workers: int = 2) -> list[Clip]:
-    """Parse and retarget BVH files at 30 Hz in a small process pool, in file order."""
+    """Parse and retarget BVH files at 30 Hz in a small process pool, in file order.
+
+    The workers are spawned: each re-imports the calling script, so a script that calls
+    this at top level, without ``if __name__ == "__main__":``, makes workers that die at
+    start-up. A ``multiprocessing.Pool`` then replaces them forever (the call hangs); the
+    executor used here reports them broken, and the clips are loaded in this process."""
     load = partial(load_clip, fps=FPS)
     desc = "load clips"
-    if workers <= 1 or len(files) < 8:
-        return [load(f) for f in tqdm(files, desc=desc, disable=not progress, leave=False)]
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        it = pool.imap(load, files, chunksize=4)
-        return list(tqdm(it, total=len(files), desc=desc, disable=not progress, leave=False))
+    if workers > 1 and len(files) >= 8:
+        try:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                it = pool.map(load, files, chunksize=4)
+                return list(
+                    tqdm(it, total=len(files), desc=desc, disable=not progress, leave=False)
+                )
+        except BrokenProcessPool:
+            print(
+                "edgesdk: worker processes could not start (a script that loads data needs "
+                '`if __name__ == "__main__":`); loading the clips in this process',
+                file=sys.stderr,
+            )
+    return [load(f) for f in tqdm(files, desc=desc, disable=not progress, leave=False)]
 
 
 def _importer_version() -> str:
