@@ -125,24 +125,32 @@ class LiteRTRunner(Runner):
         self._cache: dict[int, tuple[bytes, np.ndarray]] = {}
         self._shapes = [tuple(int(v) for v in d["shape"]) for d in self._in]
         self._fast = _signature_tensors(self.runner, self.in_names, self.out_names)
+        self._integer_in = {k: d for k, d in enumerate(self._in) if d["dtype"] != np.float32}
+        self._integer_out = any(d["dtype"] != np.float32 for d in self._out)
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         if len(inputs) != len(self._in):
             raise EdgeSDKError(f"{self.path}: {len(inputs)} inputs given, {len(self._in)} taken")
-        feed = [
-            self._quantized(k, x, d) for k, (x, d) in enumerate(zip(inputs, self._in, strict=True))
-        ]
         if self._fast is None:
+            pairs = enumerate(zip(inputs, self._in, strict=True))
+            feed = [self._quantized(k, x, d) for k, (x, d) in pairs]
             out = self.runner(**dict(zip(self.in_names, feed, strict=True)))
             raw = [out[n] for n in self.out_names]
-        else:
+        else:  # the per-frame path of a session: as little Python as possible
             wrapper, subgraph, in_index, out_index = self._fast
-            for i, x, shape in zip(in_index, feed, self._shapes, strict=True):
-                if x.shape != shape:
-                    raise EdgeSDKError(f"{self.path}: an input of shape {x.shape}, not {shape}")
-                wrapper.SetTensor(i, x, subgraph)
+            integer, shapes = self._integer_in, self._shapes
+            for k, x in enumerate(inputs):
+                if k in integer:
+                    x = self._quantized(k, x, integer[k])
+                elif type(x) is not np.ndarray or x.dtype != _F32 or not x.flags.c_contiguous:
+                    x = np.ascontiguousarray(x, np.float32)
+                if x.shape != shapes[k]:
+                    raise EdgeSDKError(f"{self.path}: an input of shape {x.shape}, not {shapes[k]}")
+                wrapper.SetTensor(in_index[k], x, subgraph)
             wrapper.Invoke(subgraph)
             raw = [wrapper.GetTensor(o, subgraph) for o in out_index]
+            if not self._integer_out:
+                return raw  # float32 copies
         return [_dequantize(x, d) for x, d in zip(raw, self._out, strict=True)]
 
     def _quantized(self, k: int, x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
@@ -174,6 +182,9 @@ def _signature_tensors(
     except (AttributeError, KeyError, TypeError, ValueError):
         return None
     return wrapper, subgraph, in_index, out_index
+
+
+_F32 = np.dtype(np.float32)
 
 
 def _arg_index(name: str) -> int:

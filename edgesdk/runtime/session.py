@@ -184,7 +184,12 @@ class Session:
                 self.dropped["unknown_device"] += 1
                 return False
         checked = check_sample(t_ns, acc, gyro, quat)
-        recv = self._recv(recv_ns)
+        last = self._now
+        recv: int | None
+        if self.virtual and type(recv_ns) is int and last is not None and last < recv_ns < 2**62:
+            recv = self._now = recv_ns  # inlined _recv: the usual case of a replay
+        else:
+            recv = self._recv(recv_ns)
         if isinstance(checked, str) or recv is None:
             dev.dropped[checked if isinstance(checked, str) else "bad_recv_time"] += 1
             return False
@@ -196,7 +201,9 @@ class Session:
         if self._next_k is None:
             self._next_k = math.ceil(dev.session_time(t) * self.backend.fps / 1e9)
         now = self._now if self._now is not None else recv
-        waiting = self._waiting  # inlined _maybe_advance: the common case returns here
+        # Only the device the next frame waits for, or a clock past the frame's deadline, can
+        # make it: the common case returns here
+        waiting = self._waiting
         if waiting is None or now >= waiting[1] or waiting[0] == "":
             self._advance(now)
         elif waiting[0] == dev.id:  # the awaited device: has it reached the frame yet?
@@ -204,13 +211,6 @@ class Session:
             if newest is not None and newest >= waiting[2]:
                 self._advance(now)
         return True
-
-    def _maybe_advance(self, now: int, device_id: str | None = None) -> None:
-        """Only the device the next frame waits for, or a clock past the frame's deadline, can
-        make it: the common case returns at once."""
-        waiting = self._waiting
-        if waiting is None or now >= waiting[1] or waiting[0] in (device_id, ""):
-            self._advance(now)
 
     def push_head_pose(
         self, device_id: Any, t_ns: Any, pos_m: Any, quat: Any, *, recv_ns: Any = None
@@ -253,8 +253,11 @@ class Session:
             self._now = max(self._now or now_ns, now_ns)
         elif not self.virtual:
             self._now = time.monotonic_ns()
-        if self._now is not None:
-            self._maybe_advance(self._now)
+        now, waiting = self._now, self._waiting
+        if now is not None and (waiting is None or now >= waiting[1] or waiting[0] == ""):
+            self._advance(now)
+        if not self._out:
+            return []
         out, self._out = self._out, []
         return out
 
