@@ -86,6 +86,7 @@ def quantize_pt2e(
 ) -> tuple[torch.fx.GraphModule, Any]:
     """``module`` exported, observed on every calibration call and converted to int8 ops
     (quantize / dequantize pairs around the linear layers); returns it and the quantizer."""
+    from torchao.quantization.pt2e import move_exported_model_to_eval
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     if not calibration:
@@ -99,4 +100,9 @@ def quantize_pt2e(
             prepared(*args)
     # LiteRT's converter wants the quantize ops unfolded (it folds them itself).
     converted: torch.fx.GraphModule = convert_pt2e(prepared, fold_quantize=kind != "litert")
+    # An exported graph reports training mode whatever the module's was (LiteRT then warns
+    # "converted in training mode"): inference semantics for dropout / batch norm ops, and
+    # the flag to match (``.eval()`` is refused on exported graphs).
+    move_exported_model_to_eval(converted)
+    converted.training = False
     return converted, quantizer
