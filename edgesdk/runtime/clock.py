@@ -48,12 +48,19 @@ class ClockSync:
     def observe_if_consistent(self, t_dev: int, t_recv: int, jump_ns: int) -> bool:
         """``observe`` the sample unless its ``t_recv - t_dev`` is more than ``jump_ns`` off
         the fitted line (a clock jump: returns False, nothing kept). One call per sample."""
-        if self._mins:
+        mins = self._mins
+        if mins:
             if self._dirty:
                 self._fit()
-            expected = self._intercept + self._slope * (t_dev - self._ref)
-            if abs(t_recv - t_dev - expected) > jump_ns:
+            d = t_recv - t_dev
+            if abs(d - self._intercept - self._slope * (t_dev - self._ref)) > jump_ns:
                 return False
+            newest = mins[-1]
+            if t_dev // self.bucket_ns == newest[0]:  # inlined observe: the usual case
+                if d < newest[2]:
+                    newest[1], newest[2] = t_dev, d
+                    self._dirty = True
+                return True
         self.observe(t_dev, t_recv)
         return True
 
@@ -112,7 +119,8 @@ class ClockSync:
 
     def to_device(self, t_session: int) -> int:
         """A session time in device time (ns), inverting ``to_session``."""
-        self._fit()
+        if self._dirty:
+            self._fit()
         # t_s = t_d + i + s (t_d - ref)  =>  t_d = (t_s - i + s ref) / (1 + s)
         return round((t_session - self._intercept + self._slope * self._ref) / (1.0 + self._slope))
 

@@ -47,6 +47,9 @@ from edgesdk.runtime.device import ACC_MODES, Device
 from edgesdk.runtime.fusion import Fusion
 from edgesdk.runtime.ingest import SampleBuffer, check_sample
 
+_NO_CONTACT = np.zeros(2)
+_NO_CONTACT.flags.writeable = False
+
 
 class Session:
     """Fuses device streams into poses with one streaming model (see the module docstring)."""
@@ -344,7 +347,9 @@ class Session:
                 R_world_joint_6d=np.asarray(out["R_world_joint_6d"]).reshape(22, 6),
                 pos_rel_m=np.asarray(out["pos_rel_m"]).reshape(22, 3),
                 root_m=self._root.copy(),
-                contact=np.asarray(out.get("contact", np.zeros(2))).reshape(-1)[:2],
+                contact=np.asarray(out["contact"]).reshape(-1)[:2]
+                if "contact" in out
+                else _NO_CONTACT,
                 mask=inputs["mask"][0].copy(),
                 devices=self._device_report(used),
                 latency_ns=max(0, now - t),
