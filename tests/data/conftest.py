@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from edgesdk.data.sources import bundled_data_dir
-
 # ../shared/data/mocap beside the repository (tests/data/conftest.py -> repo root -> parent).
 MOCAP_DIR = Path(__file__).resolve().parents[2].parent / "shared/data/mocap"
 SOURCES = ("bandai-namco-1", "bandai-namco-2", "cmu")
@@ -19,12 +17,6 @@ def mocap_dir() -> Path:
     if not MOCAP_DIR.is_dir():
         pytest.skip(f"shared mocap set not found at {MOCAP_DIR} (../shared/data/mocap)")
     return MOCAP_DIR
-
-
-@pytest.fixture(scope="session")
-def bundled_cmu() -> Path:
-    """The CMU clips bundled with the package."""
-    return bundled_data_dir() / "cmu"
 
 
 def sample_files(mocap_dir: Path, source: str, count: int) -> list[Path]:

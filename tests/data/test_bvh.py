@@ -53,8 +53,8 @@ def _write(tmp_path: Path, text: str, name: str = "clip.bvh") -> Path:
     return path
 
 
-def test_reads_bundled_cmu_file(bundled_cmu: Path) -> None:
-    bvh = read_bvh(bundled_cmu / "002_03.bvh")
+def test_reads_cmu_dir_file(cmu_dir: Path) -> None:
+    bvh = read_bvh(cmu_dir / "002_03.bvh")
     assert bvh.num_frames == 86 and bvh.fps == 60.0
     assert bvh.names[0] == "RL_BoneRoot" and "CC_Base_L_Hand" in bvh.names
     assert bvh.channels[0][:3] == ("Xposition", "Yposition", "Zposition")
@@ -133,24 +133,24 @@ def test_unknown_skeleton_and_missing_file(tmp_path: Path) -> None:
         read_bvh(tmp_path / "missing.bvh")
 
 
-def test_load_clip_and_overrides(bundled_cmu: Path) -> None:
-    clip = load_clip(bundled_cmu / "002_03.bvh")
+def test_load_clip_and_overrides(cmu_dir: Path) -> None:
+    clip = load_clip(cmu_dir / "002_03.bvh")
     assert clip.rig == "cmu-iclone" and clip.fps == 60.0 and clip.num_frames == 86
     assert clip.labels.description == "run/jog" and all(clip.mapped)
     assert clip.R_world_joint.dtype == np.float32 and clip.global_pos_m.dtype == np.float32
-    half = load_clip(bundled_cmu / "002_03.bvh", fps=30.0)
+    half = load_clip(cmu_dir / "002_03.bvh", fps=30.0)
     assert half.fps == 30.0 and half.num_frames == 43
     # Same answer with the detected axis and unit given explicitly.
-    explicit = load_clip(bundled_cmu / "002_03.bvh", up_axis="y", unit_scale=0.01)
+    explicit = load_clip(cmu_dir / "002_03.bvh", up_axis="y", unit_scale=0.01)
     np.testing.assert_allclose(explicit.global_pos_m, clip.global_pos_m, atol=1e-6)
     with pytest.raises(EdgeSDKError, match="up_axis"):
-        load_clip(bundled_cmu / "002_03.bvh", up_axis="x")
+        load_clip(cmu_dir / "002_03.bvh", up_axis="x")
     with pytest.raises(EdgeSDKError, match="unit_scale"):
-        load_clip(bundled_cmu / "002_03.bvh", unit_scale=-1.0)
+        load_clip(cmu_dir / "002_03.bvh", unit_scale=-1.0)
 
 
-def test_inches_need_the_unit_override(bundled_cmu: Path, tmp_path: Path) -> None:
-    clip = load_clip(bundled_cmu / "002_02.bvh")
+def test_inches_need_the_unit_override(cmu_dir: Path, tmp_path: Path) -> None:
+    clip = load_clip(cmu_dir / "002_02.bvh")
     write_bvh(clip, tmp_path / "inches.bvh", unit_scale=0.0254)
     inches = load_clip(tmp_path / "inches.bvh", unit_scale=0.0254)
     np.testing.assert_allclose(inches.global_pos_m, clip.fk_positions(), atol=2e-3)
@@ -159,8 +159,8 @@ def test_inches_need_the_unit_override(bundled_cmu: Path, tmp_path: Path) -> Non
     assert guessed.global_pos_m[:, 15, 1].max() < 0.5 * clip.global_pos_m[:, 15, 1].max()
 
 
-def test_clip_info_is_json_ready(bundled_cmu: Path) -> None:
-    info = clip_info(bundled_cmu / "005_03.bvh")
+def test_clip_info_is_json_ready(cmu_dir: Path) -> None:
+    info = clip_info(cmu_dir / "005_03.bvh")
     assert json.loads(json.dumps(info)) == info
     assert info["rig"] == "cmu-iclone" and info["num_mapped"] == 22 and info["fps"] == 60.0
     assert info["frames"] == 216 and math.isclose(float(info["duration_s"]), 3.6)  # type: ignore[arg-type]
@@ -181,9 +181,9 @@ def test_bandai_namco_labels_and_interpolated_spine(mocap_dir: Path) -> None:
     assert load_labels(walk).content == "walk" and load_labels(walk).style
 
 
-def test_missing_labels_are_empty(tmp_path: Path, bundled_cmu: Path) -> None:
+def test_missing_labels_are_empty(tmp_path: Path, cmu_dir: Path) -> None:
     copy = tmp_path / "009_01.bvh"
-    copy.write_bytes((bundled_cmu / "002_03.bvh").read_bytes())
+    copy.write_bytes((cmu_dir / "002_03.bvh").read_bytes())
     assert load_labels(copy).description == ""
     (tmp_path / "walk.json").write_text("{not json")
     assert load_labels(tmp_path / "walk.bvh").content == ""

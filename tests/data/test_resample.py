@@ -17,8 +17,8 @@ from edgesdk.errors import EdgeSDKError
 
 
 @pytest.fixture(scope="module")
-def clip(bundled_cmu: Path) -> Clip:
-    return load_clip(bundled_cmu / "002_02.bvh")  # walk, 148 frames at 60 Hz
+def clip(cmu_dir: Path) -> Clip:
+    return load_clip(cmu_dir / "002_02.bvh")  # walk, 148 frames at 60 Hz
 
 
 def _max_angle_rad(R_a: np.ndarray, R_b: np.ndarray) -> float:

@@ -134,9 +134,9 @@ def test_fk_reproduces_source_positions(mocap_dir: Path, source: str) -> None:
     assert max(errors) < FK_TOLERANCE_M, errors
 
 
-def test_mixamo_bvh_written_here(bundled_cmu: Path, tmp_path: Path) -> None:
+def test_mixamo_bvh_written_here(cmu_dir: Path, tmp_path: Path) -> None:
     """A Mixamo-named, Z-up, centimetre BVH (T-pose zero pose) written from a real clip."""
-    clip = load_clip(bundled_cmu / "002_02.bvh")
+    clip = load_clip(cmu_dir / "002_02.bvh")
     names = {smpl: "mixamorig:" + src for smpl, src in MIXAMO.joints.items()}
     path = tmp_path / "walk_zup.bvh"
     write_bvh(clip, path, names, up_axis="z", unit_scale=0.01)
@@ -174,8 +174,8 @@ def test_interpolated_spine_lies_between_its_neighbours(mocap_dir: Path) -> None
         assert angle.max() < math.radians(60)
 
 
-def test_offsets_are_per_clip_and_pelvis_row_is_rest_height(bundled_cmu: Path) -> None:
-    clip = load_clip(bundled_cmu / "007_12.bvh")
+def test_offsets_are_per_clip_and_pelvis_row_is_rest_height(cmu_dir: Path) -> None:
+    clip = load_clip(cmu_dir / "007_12.bvh")
     assert clip.offsets_m.shape == (22, 3)
     assert 0.8 < clip.offsets_m[0, 1] < 1.2 and clip.offsets_m[0, 0] == 0.0
     lengths = np.linalg.norm(clip.offsets_m[1:], axis=-1)
@@ -186,14 +186,14 @@ def test_offsets_are_per_clip_and_pelvis_row_is_rest_height(bundled_cmu: Path) -
     assert PARENTS[J["head"]] == J["neck"]
 
 
-def test_floor_is_at_the_feet(bundled_cmu: Path) -> None:
-    clip = load_clip(bundled_cmu / "002_04.bvh")  # jump, balance
+def test_floor_is_at_the_feet(cmu_dir: Path) -> None:
+    clip = load_clip(cmu_dir / "002_04.bvh")  # jump, balance
     foot_y = clip.global_pos_m[:, [7, 8, 10, 11], 1].min(axis=1)
     assert abs(float(np.percentile(foot_y, 2))) < 1e-6 and foot_y.min() > -0.05
 
 
-def test_calibration_reproduces_the_cmu_table(bundled_cmu: Path) -> None:
-    rest = calibrate_rest_deg(read_bvh(p) for p in sorted(bundled_cmu.glob("*.bvh")))
+def test_calibration_reproduces_the_cmu_table(cmu_dir: Path) -> None:
+    rest = calibrate_rest_deg(read_bvh(p) for p in sorted(cmu_dir.glob("*.bvh")))
     _assert_rest_close(rest, RIGS["cmu-iclone"].rest_deg, tolerance_deg=5.0)
 
 
