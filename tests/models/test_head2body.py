@@ -237,6 +237,21 @@ def test_recon_weight_adds_the_soft_decoded_pose_error() -> None:
         head2body_small(recon_weight=-1.0)
 
 
+def test_vq_pos_weight_scales_the_position_term() -> None:
+    torch.manual_seed(0)
+    light = head2body_small(dropout=0.0, vq_pos_weight=1.0)
+    heavy = head2body_small(dropout=0.0)  # the default, 10
+    heavy.load_state_dict(light.state_dict())
+    batch = make_batch(time=16)
+    results = []
+    for m in (light, heavy):
+        torch.manual_seed(1)  # the codebook's first-batch initialization draws samples
+        results.append(m.loss(batch, "vqposer"))
+    (loss1, logs1), (loss10, logs10) = results
+    assert logs10["pos_mse"] == pytest.approx(logs1["pos_mse"], rel=1e-5) and logs1["pos_mse"] > 0
+    assert loss10.item() - loss1.item() == pytest.approx(9.0 * logs1["pos_mse"], rel=1e-4)
+
+
 def test_token_selection_soft_and_hard(model: Head2Body) -> None:
     model.eval()
     hr = make_batch(time=6)["head_imu_hr"]
