@@ -38,7 +38,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "teachers.json"
 RUNS: dict[str, tuple[str, int, int, dict[str, int]]] = {
     "ego4o-small": ("ego4o-small", 12, 32, {"encoder": 36, "caption": 2}),
     "mlp-baseline": ("mlp-baseline", 30, 32, {}),
-    "head2body-small": ("head2body-small", 8, 32, {"tokens": 14}),
+    "head2body-small": ("head2body-small", 8, 32, {"vqposer": 24, "tokens": 14}),
     "mlp-baseline-head": ("mlp-baseline-head", 30, 32, {}),
     "same-small": ("same-small", 15, 32, {}),
     # Trained by benchmarks/motiongrpo.py (pretrain, then GRPO); evaluate it with --reuse.
