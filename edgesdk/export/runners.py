@@ -173,8 +173,9 @@ def _signature_tensors(
     try:
         wrapper = runner._interpreter_wrapper
         subgraph = int(runner._subgraph_index)
+        outputs = dict(runner._outputs)
         in_index = [int(runner._inputs[n]) for n in in_names]
-        out_index = [int(dict(runner._outputs)[n]) for n in out_names]
+        out_index = [int(outputs[n]) for n in out_names]
         for name in ("SetTensor", "Invoke", "GetTensor", "AllocateTensors"):
             if not callable(getattr(wrapper, name, None)):
                 return None
