@@ -31,6 +31,14 @@ from torch.utils.data import Dataset
 
 from edgesdk.body.rotations import axis_angle_to_matrix, matrix_to_6d, rot6d_to_matrix
 from edgesdk.data.clip import Clip
+from edgesdk.data.device_model import (
+    DEVICE_MODES,
+    ERRORS,
+    HEAD_MODES,
+    SLOT_DEVICE,
+    DeviceDraw,
+    slam_head,
+)
 from edgesdk.data.resample import resample
 from edgesdk.data.sensors import SLOTS, virtual_imu
 from edgesdk.errors import EdgeSDKError
@@ -63,6 +71,11 @@ class WindowConfig:
     fixed_slots: tuple[int, ...] | None = None
     # > 0: also give the head device at this multiple of ``fps`` (``head_imu_hr``).
     head_hr_factor: int = 0
+    # "clean": ideal kinematics plus the white noise above; "realistic": each present device
+    # with the errors of a real one through the runtime (``edgesdk.data.device_model``).
+    devices: str = "clean"
+    # "mocap": the head joint plus ``head_pos_noise_std_m``; "slam": glasses' SLAM trajectory.
+    head: str = "mocap"
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_active <= self.max_active <= NUM_SLOTS:
@@ -75,6 +88,10 @@ class WindowConfig:
                 raise EdgeSDKError(f"slot index {s} is not in 0..{NUM_SLOTS - 1}")
         if self.fixed_slots is not None and not self.fixed_slots:
             raise EdgeSDKError("fixed_slots must name at least one slot")
+        if self.devices not in DEVICE_MODES:
+            raise EdgeSDKError(f"devices={self.devices!r}: must be one of {DEVICE_MODES}")
+        if self.head not in HEAD_MODES:
+            raise EdgeSDKError(f"head={self.head!r}: must be one of {HEAD_MODES}")
         if self.window < 2 or self.stride < 1:
             raise EdgeSDKError(f"window={self.window} and stride={self.stride} must be >= 2 and 1")
 
@@ -260,13 +277,33 @@ class WindowDataset(Dataset[dict[str, object]]):
         pos = pos - origin
         R_world_joint = R_yaw @ f.R_world_joint[sl]
         acc = f.acc_world_mps2[sl] @ R_yaw.T
-        acc = acc + rng.normal(0.0, cfg.acc_noise_std_mps2, acc.shape).astype(np.float32)
-        R_sensor = R_yaw @ f.R_world_sensor[sl] @ self._rot_noise(rng, acc.shape[:2])
-        mask = self.presence_mask(rng)
-        mask[:, list(cfg.require_slots)] = 1.0
+        R_sensor = R_yaw @ f.R_world_sensor[sl]
+        k = cfg.head_hr_factor
+        head_draw: DeviceDraw | None = None
+        if cfg.devices == "clean":
+            acc = acc + rng.normal(0.0, cfg.acc_noise_std_mps2, acc.shape).astype(np.float32)
+            R_sensor = R_sensor @ self._rot_noise(rng, acc.shape[:2])
+            mask = self.presence_mask(rng)
+            mask[:, list(cfg.require_slots)] = 1.0
+        else:
+            mask = self.presence_mask(rng)
+            mask[:, list(cfg.require_slots)] = 1.0
+            acc, R_sensor = acc.copy(), R_sensor.copy()
+            for s in np.flatnonzero(mask.any(0)):
+                kind, axis = SLOT_DEVICE[s]
+                n, rate = (cfg.window * k, cfg.fps * k) if s == 0 and k else (cfg.window, cfg.fps)
+                draw = DeviceDraw.draw(rng, ERRORS[kind], n, rate, axis)
+                every = k if s == 0 and k else 1
+                acc[:, s], R_sensor[:, s], _ = draw.apply(rng, acc[:, s], R_sensor[:, s], every)
+                if s == 0:
+                    head_draw = draw
         imu = np.concatenate([acc, _to_6d(R_sensor)], -1) * mask[..., None]
-        head_pos = pos[:, 15] + rng.normal(0.0, cfg.head_pos_noise_std_m, (cfg.window, 3))
-        head = np.concatenate([head_pos.astype(np.float32), _to_6d(R_world_joint[:, 15])], -1)
+        if cfg.head == "mocap":
+            head_pos = pos[:, 15] + rng.normal(0.0, cfg.head_pos_noise_std_m, (cfg.window, 3))
+            R_head = R_world_joint[:, 15]
+        else:
+            head_pos, R_head = slam_head(rng, pos[:, 15], R_world_joint[:, 15], cfg.fps)
+        head = np.concatenate([head_pos.astype(np.float32), _to_6d(R_head)], -1)
         root_vel = np.gradient(pos[:, 0], 1.0 / cfg.fps, axis=0).astype(np.float32)
         item: dict[str, object] = {
             "imu": torch.from_numpy(np.ascontiguousarray(imu, dtype=np.float32)),
@@ -281,13 +318,18 @@ class WindowDataset(Dataset[dict[str, object]]):
             "clip": f.name,
         }
         if f.head_hr is not None:
-            k = cfg.head_hr_factor
             hr = f.head_hr[start * k : (start + cfg.window) * k]
             acc = hr[:, :3] @ R_yaw.T
-            acc = acc + rng.normal(0.0, cfg.acc_noise_std_mps2, acc.shape).astype(np.float32)
             R_hr = R_yaw @ _from_6d(hr[:, 6:])
+            gyro = hr[:, 3:6]
+            if head_draw is None:
+                acc = acc + rng.normal(0.0, cfg.acc_noise_std_mps2, acc.shape).astype(np.float32)
+            else:
+                acc, R_hr, gyro_in = head_draw.apply(rng, acc, R_hr, 1, gyro)
+                assert gyro_in is not None
+                gyro = gyro_in
             head_on = np.repeat(mask[:, 0], k)[:, None]
-            hr = np.concatenate([acc, hr[:, 3:6], _to_6d(R_hr)], -1) * head_on
+            hr = np.concatenate([acc, gyro, _to_6d(R_hr)], -1) * head_on
             item["head_imu_hr"] = torch.from_numpy(np.ascontiguousarray(hr, dtype=np.float32))
         return item
 

@@ -38,6 +38,7 @@ class SessionConfig:
     placement_every_s: float = 1.0
     placement_window_s: float = 6.0
     clock_jump_s: float = 2.0
+    activity_calibration: bool = True  # mount and heading from ordinary activity
     use_kind_hints: bool = True  # False: ignore device kinds (given or in ids), signals only
 
     def __post_init__(self) -> None:

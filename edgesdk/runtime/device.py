@@ -15,6 +15,7 @@ from collections import Counter
 
 import numpy as np
 
+from edgesdk.runtime.autocal import ActivityCalibration
 from edgesdk.runtime.body import GRAVITY_MPS2, KINDS
 from edgesdk.runtime.calibration import Calibration
 from edgesdk.runtime.clock import ClockSync
@@ -74,7 +75,8 @@ class Device:
         self.clock = ClockSync()
         self.poses: SampleBuffer | None = None  # 6DoF head pose (glasses SLAM), if sent
         self.history = History(history)
-        self.calibration: Calibration | None = None
+        self.calibration: Calibration | ActivityCalibration | None = None
+        self.autocal: ActivityCalibration | None = None  # mount and heading from activity
         self.slot_override = slot
         self.slot: str | None = slot
         self.slot_confidence = 1.0 if slot else 0.0
@@ -86,6 +88,17 @@ class Device:
         self._acc_votes = [0.0, 0]  # sum of the vertical specific force, frames
         self._newest_key: tuple[int, int] = (0, -1)
         self._newest_session = 0
+
+    @property
+    def calibration_state(self) -> tuple[str, float]:
+        """``(state, confidence)``: ``uncalibrated``, ``provisional`` (mount and heading from
+        the first seconds of activity) or ``calibrated`` (settled, or an N-pose)."""
+        cal = self.calibration
+        if cal is None:
+            return "uncalibrated", 0.0
+        if isinstance(cal, ActivityCalibration):
+            return cal.state, round(cal.confidence, 3)
+        return "calibrated", 1.0
 
     @property
     def is_raw(self) -> bool:

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from edgesdk.data.slots import SLOT_INDEX
+from edgesdk.runtime.autocal import ActivityCalibration, align_headings, up_in_sensor
 from edgesdk.runtime.body import (
     GRAVITY_MPS2,
     HEAD_LEVER_M,
@@ -52,6 +53,8 @@ from edgesdk.runtime.placement import (
 from edgesdk.runtime.rotations import mean_quat, qmul, qrotate, quat_6d, quat_to_matrix
 
 CHECK_EVERY = 6  # frames between stand-still checks (0.2 s at 30 Hz)
+ACTIVITY_EVERY_S = 1.0  # seconds between updates of the calibration from activity
+_HEADING_WINDOW_S = 2.0
 _FAMILY_SLOT = {
     "wrist": "left_wrist",
     "upright": "right_pocket",
@@ -75,6 +78,7 @@ class Fusion:
         self.calibrations = 0
         self.recalibrations = 0
         self._handled: set[str] = set()  # devices calibrated in the current stand-still
+        self._activity_every = max(1, round(ACTIVITY_EVERY_S * fps))
 
     # -- per frame
 
@@ -92,6 +96,8 @@ class Fusion:
         self.frames += 1
         if self.frames % CHECK_EVERY == 0:
             self.update_calibration(devices, rows, t_ns)
+        if self.config.activity_calibration and self.frames % self._activity_every == 0:
+            self.update_activity(devices)
         if self.frames % max(1, round(self.config.placement_every_s * self.fps)) == 0:
             self.update_placement(devices)
         return rows
@@ -200,7 +206,7 @@ class Fusion:
             return dev.slot
         fam = family_of(dev.kind, None)
         if fam is None and dev.calibration is not None:
-            fam = family_of(None, dev.calibration.Q_still.T @ np.array([0.0, 0.0, 1.0]))
+            fam = family_of(None, _up_sensor(dev))
         return _FAMILY_SLOT.get(fam or "upright", "head")
 
     def _npose_like(self, dev: Device, Q: np.ndarray) -> bool:
@@ -208,7 +214,7 @@ class Fusion:
         kind's when it is unknown)?"""
         tol = math.radians(self.config.npose_tol_deg)
         slots: tuple[str, ...] = ("right_pocket", "left_wrist")  # upright or wrist, any turn
-        if dev.slot_override is not None or dev.calibration is not None:
+        if dev.slot_override is not None or not _replaceable(dev):
             slots = (self._slot_for(dev),)
         elif dev.kind is not None:
             slots = (_FAMILY_SLOT[family_of(dev.kind, None) or "upright"],)
@@ -240,7 +246,7 @@ class Fusion:
         slipped: list[Device] = []
         for d, Q in still.items():
             dev = devices[d]
-            if dev.calibration is None:
+            if _replaceable(dev):
                 continue
             slot = self._slot_for(dev)
             err = calibrated_tilt_error(dev.calibration, Q, dev.kind, slot)
@@ -256,17 +262,60 @@ class Fusion:
             redo = list(confirmed)
         if confirmed:
             redo += [d for d in slipped if self._npose_like(d, still[d.id])]
-        new = [d for d in todo if d.calibration is None and self._npose_like(d, still[d.id])]
+        new = [d for d in todo if _replaceable(d) and self._npose_like(d, still[d.id])]
         for dev in redo:
             if dev.id not in self._handled:
                 dev.calibration = Calibration(still[dev.id], phi, t_ns)
                 self.recalibrations += 1
                 self._handled.add(dev.id)
         for dev in new:
+            if dev.calibration is None:  # a provisional one from activity is upgraded
+                self.calibrations += 1
             dev.calibration = Calibration(still[dev.id], phi, t_ns)
-            self.calibrations += 1
         self._handled |= {d.id for d in todo}
         if new or redo:
+            self.update_placement(devices)
+
+    # -- calibration from activity
+
+    def update_activity(self, devices: Mapping[str, Device]) -> None:
+        """Once a second: each device's mount evidence from its last second of frames, then
+        one step of heading consensus over the last two seconds (``edgesdk.runtime.autocal``).
+        A device calibrated at an N-pose keeps that calibration."""
+        n = self._activity_every
+        n_heading = max(n, round(_HEADING_WINDOW_S * self.fps))
+        cals: dict[str, ActivityCalibration] = {}
+        slots: dict[str, str] = {}
+        estimates: dict[str, tuple[float, float]] = {}
+        for dev in devices.values():
+            values, valid = dev.history.last(n)
+            v = values[valid]
+            if len(v) < n // 2:
+                continue
+            if dev.autocal is None:
+                dev.autocal = ActivityCalibration(dev.kind)
+            cal = dev.autocal
+            cal.observe_mount(up_in_sensor(v[:, 6:10]), v[:, 3:6])
+            slot = self._slot_for(dev)
+            values, valid = dev.history.last(n_heading)
+            v = values[valid]
+            cals[dev.id], slots[dev.id] = cal, slot
+            estimates[dev.id] = cal.forward_heading(slot, v[:, 6:10], v[:, 3:6])
+        if not cals:
+            return
+        for dev in devices.values():  # devices not seen this second keep their heading
+            if dev.autocal is not None and dev.id not in cals and dev.autocal.alpha is not None:
+                cals[dev.id] = dev.autocal
+        align_headings(cals, slots, estimates)
+        changed = False
+        for d in estimates:
+            dev = devices[d]
+            cal = dev.autocal
+            if dev.calibration is None and cal is not None and cal.alpha is not None:
+                dev.calibration = cal
+                self.calibrations += 1
+                changed = True
+        if changed:
             self.update_placement(devices)
 
     # -- placement
@@ -283,7 +332,7 @@ class Fusion:
             up = None
             C = np.eye(3)
             if dev.calibration is not None:
-                up = dev.calibration.Q_still.T @ np.array([0.0, 0.0, 1.0])
+                up = _up_sensor(dev)
                 C = dev.calibration.frames(dev.kind, self._slot_for(dev))[1]
             family = family_of(dev.kind, up)
             if family is None:  # no kind, not calibrated yet: no evidence, no slot
@@ -312,6 +361,34 @@ class Fusion:
             if adopt or d in fixed:
                 dev.slot = slot
             dev.slot_confidence = 1.0 if d in fixed else probs[d].get(dev.slot or "", 0.0)
+
+
+def _up_sensor(dev: Device) -> np.ndarray:
+    """World up in the sensor frame at the device's calibration (its stand-still, or its
+    mean over the recent activity)."""
+    cal = dev.calibration
+    if isinstance(cal, ActivityCalibration):
+        return cal.up_sensor
+    assert cal is not None
+    return cal.Q_still.T @ np.array([0.0, 0.0, 1.0])
+
+
+_NPOSE_START_S = 2.0
+
+
+def _replaceable(dev: Device) -> bool:
+    """No calibration yet, or one from the first seconds of activity, not settled: an N-pose
+    (the fast path at the start of a session) replaces it. Later stand-stills are not taken
+    for N-poses: a standing thigh cannot tell a phone's turn about its long axis from
+    heading, which activity can."""
+    cal = dev.calibration
+    if cal is None:
+        return True
+    return (
+        isinstance(cal, ActivityCalibration)
+        and cal.state != "calibrated"
+        and cal.seconds <= _NPOSE_START_S
+    )
 
 
 def _settle_screen(dev: Device, f: Features) -> None:

@@ -373,7 +373,7 @@ class Session:
         the dict while nothing changes (treat it as read-only)."""
         key = (
             *(
-                (d.id, d.slot, d.slot_confidence, d.calibration is not None)
+                (d.id, d.slot, d.slot_confidence, d.calibration_state)
                 for d in self.devices.values()
             ),
             tuple(used),
@@ -385,7 +385,9 @@ class Session:
                     "slot": d.slot,
                     "confidence": round(float(d.slot_confidence), 3),
                     "used": d.id in used,
-                    "calibrated": d.calibration is not None,
+                    "calibrated": d.calibration_state[0] == "calibrated",
+                    "calibration": d.calibration_state[0],
+                    "calibration_confidence": d.calibration_state[1],
                 }
                 for d in self.devices.values()
             }
@@ -400,7 +402,9 @@ class Session:
                 "slot": d.slot,
                 "confidence": round(float(d.slot_confidence), 3),
                 "override": d.slot_override is not None,
-                "calibrated": d.calibration is not None,
+                "calibrated": d.calibration_state[0] == "calibrated",
+                "calibration": d.calibration_state[0],
+                "calibration_confidence": d.calibration_state[1],
             }
             for d in self.devices.values()
         }

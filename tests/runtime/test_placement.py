@@ -63,6 +63,8 @@ def test_caller_override_wins_and_others_avoid_its_slot(clips: dict[str, Clip]) 
         "confidence": 1.0,
         "override": True,
         "calibrated": True,
+        "calibration": "calibrated",  # at the N-pose of the take's start
+        "calibration_confidence": 1.0,
     }
     assert placed["watch_right_wrist"]["slot"] == "left_wrist"
     assert backend.seen[-1]["mask"][0].tolist() == [0.0, 1.0, 1.0, 0.0, 0.0]
