@@ -92,7 +92,8 @@ class ImuFilter:
     ) -> Quat:
         """Feed one sample (``t_ns`` on the device clock, ``acc`` m/s² with gravity, ``gyro``
         rad/s, both in the sensor frame); the orientation after it. A sample at or before
-        the previous time leaves the orientation as it is; a gap counts as ``max_dt_s``."""
+        the previous time leaves the orientation as it is (more than a second before it: the
+        clock restarted, and the filter follows it); a longer step counts as ``max_dt_s``."""
         ax, ay, az = acc
         gx, gy, gz = gyro
         q = self.q
@@ -104,6 +105,8 @@ class ImuFilter:
             return q
         dt_ns = t_ns - self.t_ns
         if dt_ns <= 0:
+            if dt_ns < -1_000_000_000:  # the device clock restarted: follow it
+                self.t_ns = t_ns
             return q
         self.t_ns = t_ns
         dt = min(dt_ns * 1e-9, self.max_dt_s)

@@ -15,6 +15,7 @@ from collections import Counter
 
 import numpy as np
 
+from edgesdk.data.orientation import ImuFilter
 from edgesdk.runtime.body import GRAVITY_MPS2, KINDS
 from edgesdk.runtime.calibration import Calibration
 from edgesdk.runtime.clock import ClockSync
@@ -75,6 +76,7 @@ class Device:
         self.poses: SampleBuffer | None = None  # 6DoF head pose (glasses SLAM), if sent
         self.history = History(history)
         self.calibration: Calibration | None = None
+        self.filter: ImuFilter | None = None  # orientation of a device that sends none
         self.slot_override = slot
         self.slot: str | None = slot
         self.slot_confidence = 1.0 if slot else 0.0
@@ -109,6 +111,14 @@ class Device:
         )
         self._acc_votes[0] += vertical
         self._acc_votes[1] += 1
+
+    def orient(self, t_dev: int, row: Row) -> Row:
+        """``row`` (acc, gyro) with the orientation filter's ``q_world_sensor`` appended (the
+        filter is created on the first sample without a quaternion)."""
+        f = self.filter
+        if f is None:
+            f = self.filter = ImuFilter()
+        return (*row, *f.update(t_dev, row[0:3], row[3:6]))
 
     def accept(self, t_dev: int, t_recv: int, row: Row, jump_ns: int) -> str:
         """Take one checked sample: ``ok`` or why it was not kept."""
