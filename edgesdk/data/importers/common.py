@@ -192,7 +192,9 @@ def spread_repeats(t_ns: np.ndarray) -> tuple[np.ndarray, int]:
     period = int(np.median(steps / counts[:-1])) if len(steps) else 1_000_000
     nexts = np.r_[values[1:], values[-1] + max(1, period) * counts[-1]]
     out = t.copy()
-    for s, c, v, nxt in zip(starts.tolist(), counts.tolist(), values.tolist(), nexts.tolist()):
+    for s, c, v, nxt in zip(
+        starts.tolist(), counts.tolist(), values.tolist(), nexts.tolist(), strict=True
+    ):
         if c > 1:
             out[s : s + c] = v + (np.arange(c) * (nxt - v)) // c
     return out, int(len(t) - len(starts))

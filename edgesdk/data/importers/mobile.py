@@ -64,6 +64,12 @@ def _files(src: Path, suffix: str) -> list[Path]:
     raise EdgeSDKError(f"{src}: missing")
 
 
+def _device(kind: str, path: Path) -> RawDevice:
+    """An empty device named by its kind (``clean_device`` fills it)."""
+    empty = np.zeros((0, 3))
+    return RawDevice(kind, kind, np.zeros(0, np.int64), empty, empty, file=str(path))
+
+
 # -- coremotion-txt
 
 
@@ -85,8 +91,7 @@ def _coremotion_trial(folder: Path, kind: str) -> Recording:
     gyro = read_table(folder / "gyroscope.txt", None, width=4, sep=None)
     a = np.array(acc.rows)
     g = np.array(gyro.rows)
-    device = RawDevice("phone" if kind == "phone" else kind, kind, np.zeros(0, np.int64),
-                       np.zeros((0, 3)), np.zeros((0, 3)), file=str(folder / "accelerometer.txt"))  # fmt: skip
+    device = _device(kind, folder / "accelerometer.txt")
     device.dropped.update(acc.dropped)
     device.dropped.update({f"gyroscope_{k}": v for k, v in gyro.dropped.items()})
     t_g = _sorted_ns(g[:, 0])
@@ -142,8 +147,7 @@ def read_android_csv(src: Path, kind: str = "phone") -> list[Recording]:
 
 def _android_file(path: Path, kind: str) -> Recording:
     table = read_table(path, ANDROID_HEADER, width=6, text=(0,), integer=(1,), optional=(5,))
-    device = RawDevice(kind, kind, np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros((0, 3)),
-                       file=str(path))  # fmt: skip
+    device = _device(kind, path)
     device.dropped.update(table.dropped)
     by_sensor: dict[str, list[list[Any]]] = {s: [] for s in _ANDROID_SENSORS}
     for row in table.rows:
@@ -193,8 +197,7 @@ def read_ios_csv(src: Path, kind: str = "phone") -> list[Recording]:
 def _ios_file(path: Path, kind: str) -> Recording:
     table = read_table(path, IOS_HEADER, width=len(IOS_HEADER))
     v = np.array(table.rows)
-    device = RawDevice(kind, kind, np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros((0, 3)),
-                       file=str(path))  # fmt: skip
+    device = _device(kind, path)
     device.dropped.update(table.dropped)
     unit = np.abs(np.linalg.norm(v[:, 10:14], axis=1) - 1.0) <= 0.01  # docs: unit within 1 %
     if (~unit).any():
