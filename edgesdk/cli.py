@@ -7,6 +7,7 @@ Example:
     $ edgesdk data info walk.bvh
     $ edgesdk data synth --data ../shared/data/mocap --out takes/ --limit 5
     $ edgesdk data show walk.bvh --out walk.gif
+    $ edgesdk data import ../shared/data/devices/sp-sw-har --format sp-sw-har --out takes/
     $ edgesdk pipeline --out runs/demo
     $ edgesdk export --model runs/same-student --backend onnx --precision int8 --calib DIR --out x/
     $ edgesdk run --artifact x/same-student-int8.onnx --replay takes/take_0001 --out poses.jsonl
@@ -62,6 +63,36 @@ def _cmd_data_show(args: argparse.Namespace) -> int:
     clip = load_clip(Path(args.file))
     out = render_gif(clip, Path(args.out), fps=args.fps, title=clip.labels.text() or clip.name)
     print(json.dumps({"gif": str(out), "frames_in_clip": clip.num_frames}))
+    return 0
+
+
+def _cmd_data_import(args: argparse.Namespace) -> int:
+    from edgesdk.data.importers import import_recordings, parse_slots
+
+    summary = import_recordings(
+        Path(args.src),
+        args.format,
+        Path(args.out),
+        slots=parse_slots(args.slot),
+        orientation=args.orientation,
+        kind=args.kind or "",
+        overwrite=args.overwrite,
+    )
+    totals: dict[str, int] = {}
+    for per_device in summary["samples"].values():
+        for device, n in per_device.items():
+            totals[device] = totals.get(device, 0) + n
+    print(
+        json.dumps(
+            {
+                "takes": summary["takes"],
+                "out": summary["out"],
+                "samples": totals,
+                "dropped": summary["dropped"],
+                "repeated_timestamps": summary["repeated_timestamps"],
+            }
+        )
+    )
     return 0
 
 
@@ -308,6 +339,33 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--out", required=True, help="output .gif")
     show.add_argument("--fps", type=float, default=15.0)
     show.set_defaults(func=_cmd_data_show)
+
+    imp = data_sub.add_parser("import", help="real device recordings into take folders")
+    imp.add_argument("src", help="a recording's file or folder, or a folder of recordings")
+    imp.add_argument(
+        "--format",
+        required=True,
+        choices=["sp-sw-har", "coremotion-txt", "android-csv", "ios-csv"],
+        help="the source format (docs/sensors.md, section 9)",
+    )
+    imp.add_argument("--out", required=True, help="output folder, one take folder per recording")
+    imp.add_argument(
+        "--slot",
+        action="append",
+        default=[],
+        metavar="DEVICE=SLOT",
+        help="where a device was worn, when known (e.g. phone=right_pocket); default: detected",
+    )
+    imp.add_argument(
+        "--orientation",
+        default="auto",
+        choices=["auto", "filter", "none"],
+        help="auto: the device's quaternion, else edgesdk's filter; filter: always the filter; "
+        "none: raw accelerometer + gyroscope only (the runtime filters live)",
+    )
+    imp.add_argument("--kind", default=None, help="device kind for one-device formats (phone)")
+    imp.add_argument("--overwrite", action="store_true", help="replace existing take folders")
+    imp.set_defaults(func=_cmd_data_import)
 
     add_train_arguments(sub.add_parser("train", help="train a registered model"))
 

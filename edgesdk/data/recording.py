@@ -12,8 +12,13 @@ A take folder (format version 1) holds::
 ``t_ns`` is an integer (the device's monotonic clock in nanoseconds); floats are written with
 Python's shortest round-trip repr, so ``read_take(write_take(take))`` gives back identical
 arrays. A device CSV may leave out the ``uacc_*`` columns (e.g. a raw Android recording);
-``read_take`` then computes them as ``acc - R(q)^T (0, 0, g)``. Units and frames are in
-docs/sensors.md.
+``read_take`` then computes them as ``acc - R(q)^T (0, 0, g)``. A device with no fused
+orientation leaves out the ``quat_*`` columns too (``t_ns,acc_*,gyro_*``): its stream then
+has ``quat_wxyz = None`` and the runtime estimates the orientation. A device's ``slot`` may be
+``null`` (placement unknown: the runtime detects it); its id is then its kind. Imported
+recordings keep what they know about their source at the top level of ``meta.json``
+(``IMPORT_KEYS``: ``source``, ``activity_labels``, ``dropped``, ...); ``read_take`` returns
+those, and ``extra``, in ``Take.meta``. Units and frames are in docs/sensors.md.
 
 Example:
     >>> import tempfile
@@ -58,6 +63,14 @@ DEVICE_COLUMNS: tuple[str, ...] = (
     "gyro_z", "quat_w", "quat_x", "quat_y", "quat_z",
 )  # fmt: skip
 DEVICE_COLUMNS_NO_UACC: tuple[str, ...] = tuple(c for c in DEVICE_COLUMNS if "uacc" not in c)
+DEVICE_COLUMNS_RAW: tuple[str, ...] = tuple(c for c in DEVICE_COLUMNS_NO_UACC if "quat" not in c)
+# What an importer knows about a recording, kept at the top level of meta.json (docs/sensors.md
+# section 7): the source's own fields, activity labels per device (label, t0_ns, t1_ns on that
+# device's clock), rows dropped per device and reason, repeated timestamps, where each
+# device's orientation came from, and the slots the user gave.
+IMPORT_KEYS: tuple[str, ...] = (
+    "source", "activity_labels", "dropped", "repeated_timestamps", "orientation", "user_slots",
+)  # fmt: skip
 HEAD_POSE_COLUMNS: tuple[str, ...] = (
     "t_ns", "pos_x", "pos_y", "pos_z", "quat_w", "quat_x", "quat_y", "quat_z",
 )  # fmt: skip
@@ -119,11 +132,13 @@ def _write_contents(take: Take, folder: Path) -> None:
     devices: dict[str, Any] = {}
     for device_id, stream in take.streams.items():
         file = f"{device_id}.csv"
-        values = np.concatenate(
-            [stream.acc_mps2, stream.user_acc_mps2, stream.gyro_rads, stream.quat_wxyz], 1
-        )
-        _write_csv(folder / file, DEVICE_COLUMNS, stream.t_ns, values)
-        devices[device_id] = _device_meta(stream, file)
+        if stream.quat_wxyz is not None and stream.user_acc_mps2 is not None:
+            columns = DEVICE_COLUMNS
+            parts = [stream.acc_mps2, stream.user_acc_mps2, stream.gyro_rads, stream.quat_wxyz]
+        else:
+            columns, parts = DEVICE_COLUMNS_RAW, [stream.acc_mps2, stream.gyro_rads]
+        _write_csv(folder / file, columns, stream.t_ns, np.concatenate(parts, 1))
+        devices[device_id] = _device_meta(stream, file, columns)
     meta: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -143,13 +158,15 @@ def _write_contents(take: Take, folder: Path) -> None:
             "columns": list(HEAD_POSE_COLUMNS),
             "units": HEAD_POSE_UNITS,
         }
-    if take.meta:
-        meta["extra"] = dict(take.meta)
+    meta.update({k: v for k, v in take.meta.items() if k in IMPORT_KEYS})
+    extra = {k: v for k, v in take.meta.items() if k not in IMPORT_KEYS}
+    if extra:
+        meta["extra"] = extra
     text = json.dumps(meta, indent=2, allow_nan=False)
     (folder / META_FILE).write_text(text + "\n", encoding="utf-8")
 
 
-def _device_meta(stream: DeviceStream, file: str) -> dict[str, Any]:
+def _device_meta(stream: DeviceStream, file: str, columns: tuple[str, ...]) -> dict[str, Any]:
     spec = stream.spec
     entry: dict[str, Any] = {
         "file": file,
@@ -157,17 +174,22 @@ def _device_meta(stream: DeviceStream, file: str) -> dict[str, Any]:
         "slot": spec.slot,
         "rate_hz": spec.sample_rate_hz,
         "num_samples": stream.num_samples,
-        "bone": slot_mount(spec.kind, spec.slot).bone_name,
-        "columns": list(DEVICE_COLUMNS),
+        "bone": None if spec.slot is None else slot_mount(spec.kind, spec.slot).bone_name,
+        "columns": list(columns),
         "units": DEVICE_UNITS,
         "clock": {
             "domain": "device monotonic clock (Android elapsedRealtimeNanos, iOS uptime)",
-            "offset_s": stream.clock_offset_s,
-            "drift_ppm": spec.clock_drift_ppm,
-            "jitter_std_s": spec.jitter_std_s,
         },
-        "spec": spec.to_dict(),
     }
+    simulated = stream.heading_deg is not None or stream.clock_offset_s is not None
+    if not simulated and spec == DeviceSpec(spec.kind, spec.slot, rate_hz=spec.rate_hz):
+        return entry  # a real device: kind, slot and rate say it all (no simulated clock)
+    entry["clock"].update(
+        offset_s=stream.clock_offset_s,
+        drift_ppm=spec.clock_drift_ppm,
+        jitter_std_s=spec.jitter_std_s,
+    )
+    entry["spec"] = spec.to_dict()
     truth = {
         "heading_deg": stream.heading_deg,
         "clock_offset_s": stream.clock_offset_s,
@@ -214,12 +236,15 @@ def read_take(take_dir: str | Path) -> Take:
     if meta.get("head_pose") is not None:
         head_pose = _read_head_pose(folder, meta_path, meta["head_pose"])
     seed = meta.get("seed")
+    extra = meta.get("extra") or {}
+    if not isinstance(extra, dict):
+        raise EdgeSDKError(f"{meta_path}: 'extra' must be an object")
     return Take(
         streams=streams,
         head_pose=head_pose,
         clip_name=str(meta.get("source_clip") or ""),
         seed=int(seed) if seed is not None else None,
-        meta=dict(meta.get("extra") or {}),
+        meta={**extra, **{k: meta[k] for k in IMPORT_KEYS if k in meta}},
     )
 
 
@@ -252,19 +277,26 @@ def _read_device(folder: Path, meta_path: Path, device_id: str, entry: Any) -> D
         if missing:
             raise EdgeSDKError(f"{where}: missing {', '.join(missing)}")
         rate_hz = _number(entry["rate_hz"], f"{where}.rate_hz")
-        spec = DeviceSpec(str(entry["kind"]), str(entry["slot"]), rate_hz=rate_hz)
+        slot = entry["slot"]
+        if slot is not None and not isinstance(slot, str):
+            raise EdgeSDKError(f"{where}.slot: expected a slot name or null, got {slot!r}")
+        spec = DeviceSpec(str(entry["kind"]), slot, rate_hz=rate_hz)
     if spec.device_id != device_id:
         raise EdgeSDKError(f"{where}: kind and slot give id {spec.device_id!r}, not {device_id!r}")
     path = folder / str(entry.get("file", f"{device_id}.csv"))
-    columns, t_ns, values = _read_csv(path, (DEVICE_COLUMNS, DEVICE_COLUMNS_NO_UACC))
+    headers = (DEVICE_COLUMNS, DEVICE_COLUMNS_NO_UACC, DEVICE_COLUMNS_RAW)
+    columns, t_ns, values = _read_csv(path, headers)
     get = {c: values[:, i] for i, c in enumerate(columns[1:])}
     acc = np.stack([get["acc_x"], get["acc_y"], get["acc_z"]], 1)
-    quat = np.stack([get["quat_w"], get["quat_x"], get["quat_y"], get["quat_z"]], 1)
-    _check_unit_quats(path, quat)
-    if "uacc_x" in get:
-        user_acc = np.stack([get["uacc_x"], get["uacc_y"], get["uacc_z"]], 1)
-    else:
-        user_acc = acc - _quat_rows_z(quat) * GRAVITY_MPS2
+    quat: np.ndarray | None = None
+    user_acc: np.ndarray | None = None
+    if "quat_w" in get:
+        quat = np.stack([get["quat_w"], get["quat_x"], get["quat_y"], get["quat_z"]], 1)
+        _check_unit_quats(path, quat)
+        if "uacc_x" in get:
+            user_acc = np.stack([get["uacc_x"], get["uacc_y"], get["uacc_z"]], 1)
+        else:
+            user_acc = acc - _quat_rows_z(quat) * GRAVITY_MPS2
     truth = entry.get("ground_truth") or {}
     return DeviceStream(
         spec=spec,

@@ -152,7 +152,9 @@ class DeviceSpec:
     """One virtual device: what it is, where it sits, its clock and its errors.
 
     ``None`` for ``rate_hz`` takes the kind's default (phone 100, watch 50, glasses 200,
-    earbuds 100 Hz). ``None`` for ``heading_deg`` or ``clock_offset_s`` draws the value from the
+    earbuds 100 Hz). ``slot=None`` is a real device whose placement is not known (the
+    runtime detects it; such a device cannot be simulated, and its id is its kind).
+    ``None`` for ``heading_deg`` or ``clock_offset_s`` draws the value from the
     seed (uniform in [0, 360) degrees and [1, 10000) s); ``None`` for ``mount_quat_wxyz`` or
     ``lever_arm_m`` takes the slot's nominal mount (``SLOT_MOUNTS``). The bare constructor is
     noise-free; ``phone()``, ``watch()``, ``glasses()`` and ``earbuds()`` give typical devices.
@@ -171,7 +173,7 @@ class DeviceSpec:
     """
 
     kind: str
-    slot: str
+    slot: str | None
     rate_hz: float | None = None
     clock_offset_s: float | None = 0.0
     clock_drift_ppm: float = 0.0
@@ -195,8 +197,11 @@ class DeviceSpec:
     slam_yaw_rw_deg: float = 0.0
 
     def __post_init__(self) -> None:
-        slot_mount(self.kind, self.slot)
-        where = f"device {self.kind}_{self.slot}"
+        if self.slot is not None:
+            slot_mount(self.kind, self.slot)
+        elif self.kind not in KINDS:
+            raise EdgeSDKError(f"unknown device kind {self.kind!r}; kinds are {', '.join(KINDS)}")
+        where = f"device {self.device_id}"
         rate_hz = DEFAULT_RATE_HZ[self.kind] if self.rate_hz is None else self.rate_hz
         object.__setattr__(self, "rate_hz", float(rate_hz))
         for name in ("acc_bias_mps2", "gyro_bias_rads", "lever_arm_m", "mount_quat_wxyz"):
@@ -229,8 +234,9 @@ class DeviceSpec:
 
     @property
     def device_id(self) -> str:
-        """``{kind}_{slot}``, e.g. ``watch_left_wrist``: the stream's key and CSV file stem."""
-        return f"{self.kind}_{self.slot}"
+        """``{kind}_{slot}``, e.g. ``watch_left_wrist``, or the kind alone when the slot is not
+        known: the stream's key and CSV file stem."""
+        return self.kind if self.slot is None else f"{self.kind}_{self.slot}"
 
     @property
     def sample_rate_hz(self) -> float:
@@ -320,6 +326,8 @@ class DeviceStream:
         t_ns: ``[N]`` int64 timestamps of the device's monotonic clock.
         acc_mps2, user_acc_mps2, gyro_rads: ``[N, 3]`` in the sensor frame.
         quat_wxyz: ``[N, 4]`` fused ``q_world_sensor`` (world Z up, the device's heading), w >= 0.
+            ``quat_wxyz`` and ``user_acc_mps2`` are None for a device that gives raw
+            accelerometer and gyroscope only (the runtime then estimates the orientation).
         heading_deg, clock_offset_s, mount_quat_wxyz, lever_arm_m: ground truth of the
             simulation (the device world's yaw, the clock's offset, ``R_bone_sensor`` and the
             sensor point in the bone frame); None for real recordings.
@@ -328,9 +336,9 @@ class DeviceStream:
     spec: DeviceSpec
     t_ns: np.ndarray
     acc_mps2: np.ndarray
-    user_acc_mps2: np.ndarray
+    user_acc_mps2: np.ndarray | None
     gyro_rads: np.ndarray
-    quat_wxyz: np.ndarray
+    quat_wxyz: np.ndarray | None
     heading_deg: float | None = None
     clock_offset_s: float | None = None
     mount_quat_wxyz: Quat | None = None
@@ -340,9 +348,12 @@ class DeviceStream:
         n = len(self.t_ns)
         if self.t_ns.dtype != np.int64 or self.t_ns.ndim != 1:
             raise EdgeSDKError(f"{self.device_id}: t_ns must be a 1-D int64 array")
+        if (self.quat_wxyz is None) != (self.user_acc_mps2 is None):
+            raise EdgeSDKError(f"{self.device_id}: quat_wxyz and user_acc_mps2 go together")
         for name, width in (("acc_mps2", 3), ("user_acc_mps2", 3), ("gyro_rads", 3),
                             ("quat_wxyz", 4)):  # fmt: skip
-            if getattr(self, name).shape != (n, width):
+            value = getattr(self, name)
+            if value is not None and value.shape != (n, width):
                 raise EdgeSDKError(f"{self.device_id}: {name} must have shape ({n}, {width})")
 
     @property
@@ -352,6 +363,11 @@ class DeviceStream:
     @property
     def num_samples(self) -> int:
         return len(self.t_ns)
+
+    @property
+    def has_quat(self) -> bool:
+        """Whether the device gave a fused orientation (``quat_wxyz`` and ``user_acc_mps2``)."""
+        return self.quat_wxyz is not None
 
 
 @dataclass(frozen=True, eq=False)
@@ -499,6 +515,8 @@ def _realize(clip: Clip, spec: DeviceSpec, seed: int, lowpass_hz: float | None) 
     heading = float(setup.uniform(0.0, 360.0))
     offset = float(setup.uniform(1.0, 10_000.0))
     jitter_rotvec = setup.normal(0.0, np.radians(spec.mount_jitter_deg) / math.sqrt(3.0), 3)
+    if spec.slot is None:
+        raise EdgeSDKError(f"{spec.device_id}: a device without a slot cannot be simulated")
     mount = slot_mount(spec.kind, spec.slot)
     if spec.mount_quat_wxyz is not None:
         R_bs = Rotation.from_quat(spec.mount_quat_wxyz, scalar_first=True).as_matrix()

@@ -15,6 +15,7 @@ from collections import Counter
 
 import numpy as np
 
+from edgesdk.data.orientation import ImuFilter
 from edgesdk.runtime.autocal import ActivityCalibration
 from edgesdk.runtime.body import GRAVITY_MPS2, KINDS
 from edgesdk.runtime.calibration import Calibration
@@ -77,6 +78,7 @@ class Device:
         self.history = History(history)
         self.calibration: Calibration | ActivityCalibration | None = None
         self.autocal: ActivityCalibration | None = None  # mount and heading from activity
+        self.filter: ImuFilter | None = None  # orientation of a device that sends none
         self.slot_override = slot
         self.slot: str | None = slot
         self.slot_confidence = 1.0 if slot else 0.0
@@ -122,6 +124,14 @@ class Device:
         )
         self._acc_votes[0] += vertical
         self._acc_votes[1] += 1
+
+    def orient(self, t_dev: int, row: Row) -> Row:
+        """``row`` (acc, gyro) with the orientation filter's ``q_world_sensor`` appended (the
+        filter is created on the first sample without a quaternion)."""
+        f = self.filter
+        if f is None:
+            f = self.filter = ImuFilter()
+        return (*row, *f.update(t_dev, row[0:3], row[3:6]))
 
     def accept(self, t_dev: int, t_recv: int, row: Row, jump_ns: int) -> str:
         """Take one checked sample: ``ok`` or why it was not kept."""

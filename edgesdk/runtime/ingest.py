@@ -1,6 +1,7 @@
 """Per-device sample buffers: validation, ordering, duplicates, bounded memory, resampling.
 
-A sample is ``(t_dev, acc[3], gyro[3], quat[4])`` on the device's clock. ``check_sample``
+A sample is ``(t_dev, acc[3], gyro[3], quat[4])`` on the device's clock (``quat`` None: a
+device without a fused orientation; the session's ``ImuFilter`` adds it). ``check_sample``
 turns the caller's values into plain floats or says why they are unusable (the session
 drops and counts those). ``SampleBuffer`` keeps samples sorted by device time (a late,
 out-of-order sample is inserted in place; one with a timestamp already held is a duplicate),
@@ -35,13 +36,16 @@ Row = tuple[float, ...]  # acc (3), gyro (3), quat w, x, y, z (4)
 _MAX_ABS = 1e6  # beyond this an IMU sample is garbage (sum of |values|: m/s^2, rad/s)
 
 
-def check_sample(t_ns: Any, acc: Any, gyro: Any, quat: Any) -> tuple[int, Row] | str:
-    """``(t_ns, row)`` with a unit, ``w >= 0`` quaternion, or the reason the sample is bad:
-    ``bad_time``, ``bad_length``, ``not_finite``, ``bad_quat``.
+def check_sample(t_ns: Any, acc: Any, gyro: Any, quat: Any = None) -> tuple[int, Row] | str:
+    """``(t_ns, row)`` with a unit, ``w >= 0`` quaternion (a row of 6, acc and gyro, when
+    ``quat`` is None), or the reason the sample is bad: ``bad_time``, ``bad_length``,
+    ``not_finite``, ``bad_quat``.
 
     Example:
         >>> check_sample(5, [0, 0, 9.8], [0, 0, 0], [-1.001, 0, 0, 0])
         (5, (0.0, 0.0, 9.8, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0))
+        >>> check_sample(5, [0, 0, 9.8], [0, 0, 0])
+        (5, (0.0, 0.0, 9.8, 0.0, 0.0, 0.0))
         >>> check_sample(5, [0, 0], [0, 0, 0], [1, 0, 0, 0])
         'bad_length'
         >>> check_sample(5, [0, 0, float("nan")], [0, 0, 0], [1, 0, 0, 0])
@@ -60,6 +64,16 @@ def check_sample(t_ns: Any, acc: Any, gyro: Any, quat: Any) -> tuple[int, Row] |
             return "bad_time"
     if not -(2**62) < t < 2**62:
         return "bad_time"
+    if quat is None:
+        try:
+            values = _floats(acc, 3) + _floats(gyro, 3)
+        except (TypeError, ValueError, OverflowError):
+            return "bad_length"
+        if len(values) != 6:
+            return "bad_length"
+        if not sum(map(abs, values)) <= _MAX_ABS:
+            return "not_finite"
+        return t, tuple(values)
     try:
         if type(acc) is list and type(gyro) is list and type(quat) is list:  # the usual case
             if len(acc) != 3 or len(gyro) != 3 or len(quat) != 4:

@@ -5,7 +5,11 @@ device's first sample is taken to arrive at session time 0 and every later one
 ``t_ns - t_ns[0]`` after it. Samples of all devices are pushed in that arrival order (the
 glasses' head pose too, when the model reads it). ``realtime=True`` paces the pushes on the
 wall clock (the session then uses it); otherwise the session runs on the replay's virtual
-clock, as fast as it can. The frames are written to ``poses.jsonl`` (one JSON object per
+clock, as fast as it can. A device recorded without quaternions (raw accelerometer and
+gyroscope) is pushed without them: the session's orientation filter estimates them, as live.
+A device's slot is fixed when the take's ``user_slots`` names it (the user said where it was,
+``edgesdk data import --slot``) or with ``use_take_slots``; otherwise the session detects it.
+The frames are written to ``poses.jsonl`` (one JSON object per
 line, ``Frame.to_json``) atomically: into a temporary file beside it, then ``os.replace``.
 
 Example::
@@ -24,6 +28,7 @@ import numpy as np
 
 from edgesdk.data.recording import read_take
 from edgesdk.data.sensors import Take
+from edgesdk.errors import EdgeSDKError
 from edgesdk.io import atomic_path
 from edgesdk.runtime.backends import ModelBackend
 from edgesdk.runtime.session import Frame, Session, SessionConfig
@@ -58,9 +63,15 @@ def replay_take(
     use_take_slots: bool = False,
 ) -> list[Frame]:
     """Push a take's samples into ``session`` in arrival order; all frames made."""
+    user_slots = take.meta.get("user_slots") or {}
     for device_id, stream in take.streams.items():
+        if stream.quat_wxyz is None and acc != "raw":
+            raise EdgeSDKError(
+                f"{device_id}: recorded without quaternions, so only acc='raw' replays it"
+            )
         if device_id not in session.devices:
-            slot = stream.spec.slot if use_take_slots else None
+            given = isinstance(user_slots, dict) and device_id in user_slots
+            slot = stream.spec.slot if use_take_slots or given else None
             session.add_device(device_id, kind=stream.spec.kind, slot=slot, acc=acc)
     with_pose = "head" in session.backend.input_names
     frames: list[Frame] = []
@@ -78,10 +89,13 @@ def replay_take(
             )
             continue
         s = take.streams[device_id]
-        values = s.acc_mps2[i] if acc == "raw" else s.user_acc_mps2[i]
-        session.push(
-            device_id, int(s.t_ns[i]), values, s.gyro_rads[i], s.quat_wxyz[i], recv_ns=stamp
-        )
+        if s.quat_wxyz is None or s.user_acc_mps2 is None:
+            session.push(device_id, int(s.t_ns[i]), s.acc_mps2[i], s.gyro_rads[i], recv_ns=stamp)
+        else:
+            values = s.acc_mps2[i] if acc == "raw" else s.user_acc_mps2[i]
+            session.push(
+                device_id, int(s.t_ns[i]), values, s.gyro_rads[i], s.quat_wxyz[i], recv_ns=stamp
+            )
         frames.extend(session.poses())  # drained as it goes: unread frames are bounded
     frames.extend(session.poses())
     frames.extend(session.flush())

@@ -122,9 +122,9 @@ def without_interval(stream: DeviceStream, start_s: float, stop_s: float) -> Dev
         stream,
         t_ns=stream.t_ns[keep],
         acc_mps2=stream.acc_mps2[keep],
-        user_acc_mps2=stream.user_acc_mps2[keep],
+        user_acc_mps2=None if stream.user_acc_mps2 is None else stream.user_acc_mps2[keep],
         gyro_rads=stream.gyro_rads[keep],
-        quat_wxyz=stream.quat_wxyz[keep],
+        quat_wxyz=None if stream.quat_wxyz is None else stream.quat_wxyz[keep],
     )
 
 

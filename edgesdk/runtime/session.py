@@ -3,6 +3,7 @@ rate.
 
     session = Session("exports/ego4o-student-int8.onnx")
     session.push("watch", t_ns, acc, gyro, quat)      # any device, any rate, its own clock
+    session.push("phone", t_ns, acc, gyro)            # no quat: the session's filter adds it
     for frame in session.poses():                      # frames made since the last call
         frame.pos_rel_m, frame.devices, frame.latency_ns
 
@@ -16,6 +17,12 @@ clock is mapped onto it by ``ClockSync``. Output frame ``k`` is at session time
 masked there, and is used again from its first new sample. Frames more than
 ``max_backlog_s`` behind the clock are skipped, not computed, and at most
 ``max_unread_frames`` wait for ``poses()``: memory stays bounded however long it runs.
+
+**Raw sensors.** A device that sends no quaternion (``quat=None``: raw accelerometer and
+gyroscope only) gets one from its own ``edgesdk.data.orientation.ImuFilter``, updated with
+each sample in arrival order (a late, out-of-order sample gets the filter's current
+orientation); its ``acc`` must then include gravity (``acc="user"`` devices are dropped as
+``needs_raw_acc``).
 
 **Bad input never raises**: a sample with a non-numeric, NaN or infinite value, a wrong
 length, a non-unit quaternion, an unusable time, a duplicate time, or from a device the
@@ -173,13 +180,14 @@ class Session:
         t_ns: Any,
         acc: Any,
         gyro: Any,
-        quat: Any,
+        quat: Any = None,
         *,
         recv_ns: Any = None,
     ) -> bool:
         """One sample of ``device_id`` (see docs/sensors.md): ``t_ns`` on the device's clock,
         ``acc`` (m/s², sensor frame, with gravity or user acceleration), ``gyro`` (rad/s),
-        ``quat`` (w, x, y, z, ``q_world_sensor``). True when kept; never raises."""
+        ``quat`` (w, x, y, z, ``q_world_sensor``; None: the device's orientation filter
+        estimates it from ``acc``, with gravity, and ``gyro``). True when kept; never raises."""
         dev = self.devices.get(device_id) if type(device_id) is str else None
         if dev is None:
             dev = self._device(device_id)
@@ -197,6 +205,11 @@ class Session:
             dev.dropped[checked if isinstance(checked, str) else "bad_recv_time"] += 1
             return False
         t, row = checked
+        if len(row) == 6:
+            if dev.acc_mode == "user":
+                dev.dropped["needs_raw_acc"] += 1
+                return False
+            row = dev.orient(t, row)
         result = dev.accept(t, recv, row, self._jump_ns)
         if result != "ok":
             dev.dropped[result] += 1
@@ -222,7 +235,7 @@ class Session:
         ``head`` input. Same clock as the device's IMU samples."""
         dev = self._device(device_id)
         checked = check_sample(t_ns, pos_m, (0.0, 0.0, 0.0), quat)
-        if dev is None or isinstance(checked, str) or self._recv(recv_ns) is None:
+        if dev is None or quat is None or isinstance(checked, str) or self._recv(recv_ns) is None:
             self.dropped["bad_head_pose"] += 1
             return False
         if dev.poses is None:
@@ -420,6 +433,7 @@ class Session:
                 "clock_offset_ns": d.clock.offset_ns() if d.clock.ready else None,
                 "clock_drift_ppm": round(d.clock.drift_ppm, 3) if d.clock.ready else None,
                 "acc": "raw" if d.is_raw else "user",
+                "orientation": "device" if d.filter is None else "filter",
             }
             for d in self.devices.values()
         }

@@ -6,7 +6,8 @@ Datagram schema (UTF-8 JSON object, at most 8 KiB; units and frames as docs/sens
      "t_ns": 1234567890000,                   integer ns, the device's monotonic clock (required)
      "acc": [0.12, 9.79, 0.31],               m/s², sensor frame (required)
      "gyro": [0.004, -0.012, 0.3],            rad/s, sensor frame (required)
-     "quat": [0.7071, 0.7071, 0.0, 0.0],      w, x, y, z: q_world_sensor (required)
+     "quat": [0.7071, 0.7071, 0.0, 0.0],      w, x, y, z: q_world_sensor (optional: without
+                                              it the session estimates it from acc + gyro)
      "kind": "watch",                         phone / watch / glasses / earbuds (optional)
      "acc_kind": "raw",                       raw (gravity included) / user / auto (optional)
      "slot": "left_wrist"}                    fixes the placement (optional)
