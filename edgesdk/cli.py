@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from edgesdk.bench.cli import add_bench_parsers
+from edgesdk.data.device_model import DEVICE_MODES, HEAD_MODES
 from edgesdk.errors import EdgeSDKError
 from edgesdk.runtime.cli import add_run_parser
 
@@ -113,6 +114,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         stage_epochs=_parse_stage_epochs(args.stage_epochs),
         max_batches=args.max_batches,
         progress=not args.quiet,
+        devices=args.devices,
+        head=args.head,
     )
     out = train(config)
     print(json.dumps({"checkpoint": str(out)}))
@@ -137,6 +140,8 @@ def _cmd_distill(args: argparse.Namespace) -> int:
         overrides=_parse_overrides(args.set),
         max_batches=args.max_batches,
         progress=not args.quiet,
+        devices=args.devices,
+        head=args.head,
     )
     out = distill(config)
     print(json.dumps({"checkpoint": str(out), "teacher": args.teacher, "alpha": args.alpha}))
@@ -223,6 +228,18 @@ def _add_run_arguments(parser: argparse.ArgumentParser, what: str) -> None:
         help=f"override a {what} config field",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--devices",
+        choices=DEVICE_MODES,
+        default="realistic",
+        help="window inputs from real devices through the runtime, or clean kinematics",
+    )
+    parser.add_argument(
+        "--head",
+        choices=HEAD_MODES,
+        default="slam",
+        help="head trajectory from glasses' SLAM (drift, mount error) or the mocap head",
+    )
 
 
 def _cmd_pipeline(args: argparse.Namespace) -> int:

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -143,13 +143,20 @@ def npose_tilt_error(Q: np.ndarray, kind: str | None, slot: str) -> float:
     return math.acos(max(-1.0, min(1.0, c)))
 
 
-def implied_body_yaw(cal: Calibration, Q: np.ndarray, kind: str | None, slot: str) -> float:
+class MountFrames(Protocol):
+    """Anything that gives ``(A, C)`` for a device worn as ``kind`` in ``slot``: an N-pose
+    ``Calibration`` or an ``autocal.ActivityCalibration``."""
+
+    def frames(self, kind: str | None, slot: str) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def implied_body_yaw(cal: MountFrames, Q: np.ndarray, kind: str | None, slot: str) -> float:
     """The body yaw a calibrated device implies at a new stand-still in the N-pose."""
     A, C = cal.frames(kind, slot)
     return yaw_of(A @ Q @ C @ npose_target(kind, slot).T)
 
 
-def calibrated_tilt_error(cal: Calibration, Q: np.ndarray, kind: str | None, slot: str) -> float:
+def calibrated_tilt_error(cal: MountFrames, Q: np.ndarray, kind: str | None, slot: str) -> float:
     """Angle (rad) between a calibrated device's orientation now and the N-pose (any yaw)."""
     A, C = cal.frames(kind, slot)
     R = A @ Q @ C

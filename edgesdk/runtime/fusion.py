@@ -249,6 +249,7 @@ class Fusion:
             if _replaceable(dev):
                 continue
             slot = self._slot_for(dev)
+            assert dev.calibration is not None  # not replaceable
             err = calibrated_tilt_error(dev.calibration, Q, dev.kind, slot)
             (confirmed if err < tilt_tol else slipped).append(dev)
         yaws = [
@@ -310,9 +311,9 @@ class Fusion:
         changed = False
         for d in estimates:
             dev = devices[d]
-            cal = dev.autocal
-            if dev.calibration is None and cal is not None and cal.alpha is not None:
-                dev.calibration = cal
+            auto = dev.autocal
+            if dev.calibration is None and auto is not None and auto.alpha is not None:
+                dev.calibration = auto
                 self.calibrations += 1
                 changed = True
         if changed:
@@ -394,7 +395,9 @@ def _replaceable(dev: Device) -> bool:
 def _settle_screen(dev: Device, f: Features) -> None:
     """A pocket phone's screen in or out (``Calibration.flip``), once, from walking."""
     cal = dev.calibration
-    if cal is None or cal.flip_decided or dev.slot not in ("left_pocket", "right_pocket"):
+    if not isinstance(cal, Calibration) or cal.flip_decided:
+        return  # none, settled, or from activity (whose turns include the screen's side)
+    if dev.slot not in ("left_pocket", "right_pocket"):
         return
     if abs(f.mean_up_z) > _FLIP_LEAN and f.frames >= 2 * MIN_MOVING_FRAMES:
         cal.flip_decided = True

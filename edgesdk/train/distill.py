@@ -65,6 +65,8 @@ class DistillConfig:
     overrides: dict[str, Any] = field(default_factory=dict)  # student config fields
     max_batches: int | None = None  # at most this many batches per epoch (brief runs)
     progress: bool = True
+    devices: str = "realistic"  # the windows' inputs, as TrainConfig
+    head: str = "slam"
 
 
 def students() -> list[str]:
@@ -143,7 +145,11 @@ def distill(config: DistillConfig) -> Path:
     student = create_model(config.student, **config.overrides)
     assert isinstance(student, StreamingStudent)
     data = load_train_data(Path(config.data), limit=config.limit, progress=config.progress)
-    wcfg = distill_window_config(teacher, student, config.seed)
+    wcfg = dataclasses.replace(
+        distill_window_config(teacher, student, config.seed),
+        devices=config.devices,
+        head=config.head,
+    )
     names = input_names(teacher) | input_names(student)
     text_encoder = default_text_encoder() if "text_emb" in names else None
     train_ds = WindowDataset(data.train, wcfg, train=True)

@@ -63,6 +63,10 @@ class TrainConfig:
     stage_epochs: dict[str, int] = field(default_factory=dict)  # per-stage override of epochs
     max_batches: int | None = None  # at most this many batches per epoch (brief runs)
     progress: bool = True
+    # What the windows' inputs look like (edgesdk.data.device_model): real devices through
+    # the runtime, glasses' SLAM head trajectory; "clean" / "mocap" for ideal inputs.
+    devices: str = "realistic"
+    head: str = "slam"
 
 
 class _LossModule(nn.Module):
@@ -106,7 +110,7 @@ def train(config: TrainConfig) -> Path:
     if callable(prepare):
         prepare([c.labels.text() for c in data.train])
         model = _rebuilt_after_prepare(model, config)
-    wcfg = window_config_for(model, seed=config.seed)
+    wcfg = window_config_for(model, seed=config.seed, devices=config.devices, head=config.head)
     text_encoder = default_text_encoder() if "text_emb" in input_names(model) else None
     train_ds = WindowDataset(data.train, wcfg, train=True)
     val_ds = WindowDataset(data.val, wcfg, train=False)
