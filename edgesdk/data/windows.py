@@ -207,6 +207,11 @@ class WindowDataset(Dataset[dict[str, object]]):
         ]
         self._subsets = _subsets_for(config)
 
+    @property
+    def clips(self) -> list[Clip]:
+        """The clips windows are cut from (those at least one window long)."""
+        return self._clips
+
     def clip_features(self, ci: int) -> _ClipFeatures:
         """The features of clip ``ci`` (computed once, shared by ``with_config`` copies)."""
         f = self.features[ci]

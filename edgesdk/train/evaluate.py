@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 from tqdm import tqdm
@@ -29,6 +30,7 @@ from edgesdk.body.rotations import matrix_to_6d, rot6d_to_matrix
 from edgesdk.data.slots import SLOT_INDEX, SLOTS
 from edgesdk.data.windows import WindowDataset, slot_subsets
 from edgesdk.metrics import evaluate as pose_metrics
+from edgesdk.metrics import mpjpe_mm
 from edgesdk.models.base import MotionModel, target_positions_rel
 from edgesdk.train import checkpoint
 from edgesdk.train.data import (
@@ -38,6 +40,7 @@ from edgesdk.train.data import (
     make_loader,
     window_config_for,
 )
+from edgesdk.train.uncertainty import PerFile, paired_difference_ci95
 
 MAIN_METRICS = ("mpjpe_mm", "pa_mpjpe_mm", "mpjre_deg", "jitter_mps3")
 _GLOBAL_ONLY = ("foot_skating_mm", "ground_penetration_mm", "root_aligned_mpjpe_mm", "num_frames")
@@ -82,6 +85,9 @@ class MeanPose:
         return {"pos_rel_m": pos, "R_world_joint_6d": matrix_to_6d(R)}
 
 
+TEXT_SOURCES = ("none", "label", "hint")
+
+
 @torch.no_grad()
 def score(
     predict: Any,
@@ -89,24 +95,46 @@ def score(
     batch_size: int,
     text_encoder: Any = None,
     drop_text: bool = False,
+    per_file: dict[str, list[float]] | None = None,
+    text_hint_error: float | None = None,
 ) -> dict[str, float]:
-    """Metrics of ``predict(batch)`` over a dataset, frame-weighted."""
+    """Metrics of ``predict(batch)`` over a dataset, frame-weighted. ``per_file``, when given,
+    collects ``[sum of per-frame MPJPE (mm), frames]`` per source file. ``drop_text``: no
+    description (a deployed model has none); ``text_hint_error``: an app-supplied activity
+    hint that is another clip's description for that fraction of the windows (seeded)."""
     totals: dict[str, float] = {}
     frames = 0
+    rng = np.random.default_rng(0)
+    pool: list[str] = []
     for batch in make_loader(ds, batch_size, shuffle=False, text_encoder=text_encoder):
+        if text_hint_error is not None and text_encoder is not None:
+            texts = list(batch["text"])
+            pool = pool or sorted({t for t in _all_texts(ds) if t})
+            texts = [
+                str(pool[rng.integers(len(pool))]) if pool and rng.random() < text_hint_error else t
+                for t in texts
+            ]
+            batch["text_emb"] = text_encoder.encode(texts)
         if drop_text:
             batch["text_mask"] = torch.zeros_like(batch["text_mask"])
             if "text_emb" in batch:
                 batch["text_emb"] = torch.zeros_like(batch["text_emb"])
         out = predict(batch)
+        target = target_positions_rel(batch)
         m = pose_metrics(
             out["pos_rel_m"],
-            target_positions_rel(batch),
+            target,
             rot6d_to_matrix(out["R_world_joint_6d"]),
             rot6d_to_matrix(batch["R_world_joint_6d"]),
             fps=ds.config.fps,
         )
         n = batch["pos_m"].shape[0] * batch["pos_m"].shape[1]
+        if per_file is not None:
+            per_frame = mpjpe_mm(out["pos_rel_m"].double(), target.double(), reduction="none")
+            for clip, err in zip(batch["clip"], per_frame.sum(-1).tolist(), strict=True):
+                entry = per_file.setdefault(clip, [0.0, 0.0])
+                entry[0] += err
+                entry[1] += per_frame.shape[-1]
         # Positions are root-relative: floor contact and penetration have no meaning here.
         m = {k: v for k, v in m.items() if k not in _GLOBAL_ONLY and not k.startswith("gt_")}
         for k, v in m.items():
@@ -115,9 +143,82 @@ def score(
     return {k: v / frames for k, v in totals.items()} if frames else {}
 
 
+def _all_texts(ds: WindowDataset) -> list[str]:
+    return [c.labels.text() for c in ds.clips]
+
+
 def _mean(results: dict[str, dict[str, float]]) -> dict[str, float]:
     keys = next(iter(results.values())).keys() if results else []
     return {k: sum(r[k] for r in results.values()) / len(results) for k in keys}
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+    """What a held-out figure is measured on: ``devices`` (``realistic``: real devices through
+    the runtime, ``edgesdk.data.device_model``; ``clean``: ideal kinematics plus white noise),
+    ``head`` (``slam`` or ``mocap``) and, for models that read text, ``text``: ``none`` (what a
+    deployed system has), ``label`` (the held-out clip's true description: an upper bound, never
+    a headline) or ``hint`` (an app-supplied activity hint wrong ``hint_error`` of the time)."""
+
+    devices: str = "realistic"
+    head: str = "slam"
+    text: str = "none"
+    hint_error: float = 0.2
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"devices": self.devices, "head": self.head, "text": self.text}
+        if self.text == "hint":
+            out["hint_error"] = self.hint_error
+        return out
+
+
+REALISTIC = Protocol()
+CLEAN = Protocol(devices="clean", head="mocap")
+
+
+def _run_protocol(
+    model: MotionModel,
+    test_ds: WindowDataset,
+    base_cfg: Any,
+    protocol: Protocol,
+    batch_size: int,
+    text_encoder: Any,
+    combos: list[tuple[int, ...]],
+    progress: bool,
+    predict: Any = None,
+) -> dict[str, Any]:
+    """Every combination of one protocol: metrics, per-file sums and the 95 % interval."""
+    cfg = dataclasses.replace(base_cfg, devices=protocol.devices, head=protocol.head)
+    per_combo: dict[str, dict[str, float]] = {}
+    sums: dict[str, dict[str, list[float]]] = {}
+    for combo in tqdm(combos, desc=f"eval {protocol.devices}", disable=not progress, leave=False):
+        ds = test_ds.with_config(dataclasses.replace(cfg, fixed_slots=combo))
+        name = combo_name(combo)
+        per_file: dict[str, list[float]] = {}
+        per_combo[name] = score(
+            predict or model.predict,
+            ds,
+            batch_size,
+            text_encoder,
+            drop_text=protocol.text == "none",
+            per_file=per_file,
+            text_hint_error=protocol.hint_error if protocol.text == "hint" else None,
+        )
+        sums[name] = per_file
+    files = sorted(next(iter(sums.values()))) if sums else []
+    table = PerFile(
+        files,
+        np.array([[sums[c][f][0] for c in per_combo] for f in files]),
+        np.array([next(iter(sums.values()))[f][1] for f in files]),
+    )
+    lo, hi = table.ci95()
+    return {
+        "protocol": protocol.to_json(),
+        "overall": _mean(per_combo),
+        "ci95_mpjpe_mm": [round(lo, 2), round(hi, 2)],
+        "per_combination": per_combo,
+        "per_file": table.to_json(),
+    }
 
 
 def evaluate_checkpoint(
@@ -128,35 +229,35 @@ def evaluate_checkpoint(
     progress: bool = True,
     data: TrainData | None = None,
     overrides: dict[str, Any] | None = None,
+    protocol: Protocol = REALISTIC,
+    clean: bool = True,
 ) -> dict[str, Any]:
     """All figures of a checkpoint on the test split, as JSON-ready data (``overrides``: config
-    fields changed for inference, see ``checkpoint.load``)."""
+    fields changed for inference, see ``checkpoint.load``). The headline is ``protocol``
+    (default: realistic devices, SLAM head, no text); with ``clean`` the same windows under
+    the clean protocol are scored too, with the cost of realism (a paired difference with its
+    interval); a model that reads text is also scored with the true label (an upper bound)
+    and with an activity hint that is wrong 20 % of the time."""
     model = checkpoint.load(ckpt_dir, **(overrides or {}))
     meta = checkpoint.read_meta(ckpt_dir)
     data = data or load_train_data(Path(data_dir), limit=limit, progress=progress)
     base_cfg = window_config_for(model, p_device_event=0.0)
     base_cfg = dataclasses.replace(base_cfg, stride=base_cfg.window)
     test_ds = WindowDataset(data.test, base_cfg, train=False)
-    baseline = MeanPose(WindowDataset(data.train, base_cfg, train=False), batch_size)
+    mean_cfg = dataclasses.replace(base_cfg, devices=protocol.devices, head=protocol.head)
+    baseline = MeanPose(WindowDataset(data.train, mean_cfg, train=False), batch_size)
     text_encoder = None
     uses_text = "text_emb" in input_names(model)
     if uses_text:
         from edgesdk.models.text import default_text_encoder
 
         text_encoder = default_text_encoder()
-
-    per_combo: dict[str, dict[str, float]] = {}
-    per_combo_no_text: dict[str, dict[str, float]] = {}
-    per_combo_baseline: dict[str, dict[str, float]] = {}
     combos = combinations_for(model)
-    for combo in tqdm(combos, desc="eval", disable=not progress, leave=False):
-        ds = test_ds.with_config(dataclasses.replace(base_cfg, fixed_slots=combo))
-        name = combo_name(combo)
-        per_combo[name] = score(model.predict, ds, batch_size, text_encoder)
-        if uses_text:
-            per_combo_no_text[name] = score(model.predict, ds, batch_size, text_encoder, True)
-        per_combo_baseline[name] = score(baseline.predict, ds, batch_size)
-
+    run = dataclasses.replace(protocol, text=protocol.text if uses_text else "none")
+    main = _run_protocol(model, test_ds, base_cfg, run, batch_size, text_encoder, combos, progress)
+    mean_pose = _run_protocol(
+        model, test_ds, base_cfg, run, batch_size, None, combos, progress, baseline.predict
+    )
     result: dict[str, Any] = {
         "model": meta["model"],
         "checkpoint": str(ckpt_dir),
@@ -168,22 +269,38 @@ def evaluate_checkpoint(
             "frames": len(test_ds) * base_cfg.window,
         },
         "definitions": "mpjpe_mm root-aligned; pa_mpjpe_mm Procrustes-aligned; "
-        "overall = mean over device combinations",
-        "overall": _mean(per_combo),
-        "per_combination": per_combo,
+        "overall = mean over device combinations; ci95_mpjpe_mm: 95 % bootstrap interval "
+        "over held-out files (edgesdk.train.uncertainty)",
+        **main,
         "baseline_mean_pose": {
-            "overall": _mean(per_combo_baseline),
-            "per_combination": per_combo_baseline,
+            k: mean_pose[k] for k in ("overall", "ci95_mpjpe_mm", "per_combination", "per_file")
         },
     }
+    main_table = PerFile.from_json(main["per_file"])
+    if clean:
+        clean_run = dataclasses.replace(CLEAN, text=run.text)
+        other = _run_protocol(
+            model, test_ds, base_cfg, clean_run, batch_size, text_encoder, combos, progress
+        )
+        result["clean"] = other
+        result["realism_cost_mpjpe_mm"] = paired_difference_ci95(
+            main_table, PerFile.from_json(other["per_file"])
+        )
     if uses_text:
-        result["without_text"] = {
-            "overall": _mean(per_combo_no_text),
-            "per_combination": per_combo_no_text,
-        }
-        with_text = result["overall"]["mpjpe_mm"]
-        without = result["without_text"]["overall"]["mpjpe_mm"]
-        result["text_effect_mpjpe_mm"] = with_text - without
+        for key, variant in (
+            ("text_oracle_label", dataclasses.replace(run, text="label")),
+            ("text_hint", dataclasses.replace(run, text="hint")),
+        ):
+            other = _run_protocol(
+                model, test_ds, base_cfg, variant, batch_size, text_encoder, combos, progress
+            )
+            other["effect_vs_no_text_mpjpe_mm"] = paired_difference_ci95(
+                PerFile.from_json(other["per_file"]), main_table
+            )
+            result[key] = other
+        result["text_oracle_label"]["note"] = (
+            "reads the held-out clip's true description: an upper bound no deployed system has"
+        )
     if not all(math.isfinite(v) for v in result["overall"].values()):
         result["warning"] = "non-finite metrics"
     return result

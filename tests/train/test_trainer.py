@@ -97,6 +97,17 @@ def test_eval_reports_every_device_combination(mlp_ckpt: Path) -> None:
     assert result["overall"]["pa_mpjpe_mm"] <= result["overall"]["mpjpe_mm"]
     assert result["baseline_mean_pose"]["overall"]["mpjpe_mm"] > 0
     assert "ground_penetration_mm" not in result["overall"]  # root-relative positions
+    # the headline is the realistic protocol with a bootstrap interval; clean beside it
+    assert result["protocol"] == {"devices": "realistic", "head": "slam", "text": "none"}
+    lo, hi = result["ci95_mpjpe_mm"]
+    assert lo <= result["overall"]["mpjpe_mm"] <= hi
+    assert result["clean"]["protocol"]["devices"] == "clean"
+    cost = result["realism_cost_mpjpe_mm"]
+    assert cost["difference_mm"] == pytest.approx(
+        result["overall"]["mpjpe_mm"] - result["clean"]["overall"]["mpjpe_mm"], abs=0.01
+    )
+    files = result["per_file"]["files"]
+    assert files and len(result["per_file"]["sum_mm"]) == len(files)
 
 
 def test_eval_cli_json(mlp_ckpt: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -105,7 +116,9 @@ def test_eval_cli_json(mlp_ckpt: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert printed["model"] == "mlp-baseline"
 
 
-def test_text_model_reports_with_and_without_text(tmp_path: Path) -> None:
+def test_text_model_headline_reads_no_text_and_the_label_is_an_upper_bound(
+    tmp_path: Path,
+) -> None:
     out = tmp_path / "ego4o"
     overrides = {"d_model": 32, "code_dim": 32, "num_codes": 16, "num_layers": 1}
     train(
@@ -120,7 +133,17 @@ def test_text_model_reports_with_and_without_text(tmp_path: Path) -> None:
         )
     )
     result = evaluate_checkpoint(out, DATA, progress=False)
-    assert "without_text" in result and isinstance(result["text_effect_mpjpe_mm"], float)
+    assert result["protocol"]["text"] == "none"
+    assert result["text_oracle_label"]["protocol"]["text"] == "label"
+    assert "upper bound" in result["text_oracle_label"]["note"]
+    assert result["text_hint"]["protocol"] == {
+        **result["protocol"],
+        "text": "hint",
+        "hint_error": 0.2,
+    }
+    assert isinstance(
+        result["text_oracle_label"]["effect_vs_no_text_mpjpe_mm"]["difference_mm"], float
+    )
     hard = evaluate_checkpoint(out, DATA, progress=False, overrides={"code_selection": "hard"})
     assert hard["overrides"] == {"code_selection": "hard"}
     assert hard["overall"]["mpjpe_mm"] != result["overall"]["mpjpe_mm"]
