@@ -66,7 +66,7 @@ def write_cache(path: Path, clips: list[Clip], fingerprint: str) -> Path:
             for c in clips
         ],
     }
-    arrays: dict[str, np.ndarray] = {
+    arrays: dict[str, Any] = {
         "header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
         "R_world_joint": np.concatenate([c.R_world_joint for c in clips]).astype(np.float32),
         "global_pos_m": np.concatenate([c.global_pos_m for c in clips]).astype(np.float32),
