@@ -10,6 +10,10 @@ EgoAllo-like API that broadcasts over any leading dims:
     posed = shaped.with_pose(body_pose, root_orient=aa, transl_m=t)   # SMPLPosed
     posed.joints_m, posed.R_world_joint, posed.vertices_m()
 
+Files are read without pickle: ``.npz`` entries that hold Python objects (SMPL-X's
+``joint2num``, unused) are skipped. A ``.pkl`` file *is* a pickle, and unpickling a file can
+run any code in it, so it is read only with ``allow_pickle=True``, for files you trust.
+
 The first 22 joints of all three models are edgesdk's layout (``edgesdk.body.skeleton``; checked
 on load), and ``shaped.offsets_m()`` makes ``edgesdk.body.fk.forward_kinematics`` reproduce
 the model's joints exactly: joints come from the J_regressor on the *shaped* template (pose
@@ -45,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import io
 import pickle
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +146,8 @@ class SMPLBody:
         gender: str = "neutral",
         num_betas: int | None = None,
         dtype: torch.dtype = torch.float32,
+        *,
+        allow_pickle: bool = False,
     ) -> SMPLBody:
         """Read a model file through ``smplx`` (see the module docstring for the layout).
 
@@ -151,10 +158,14 @@ class SMPLBody:
             num_betas: shape components to keep; all the file has by default (smplx itself
                 caps SMPL and SMPL+H at 10; AMASS's SMPL+H files have 16, kept here).
             dtype: tensor dtype.
+            allow_pickle: read a ``.pkl`` model file. Such a file is a Python pickle, and
+                unpickling runs whatever code the file holds: pass True only for a file from a
+                source you trust (the official download). ``.npz`` files never need it.
 
         Raises:
-            EdgeSDKError: no such file, an unreadable file, missing keys, or a skeleton whose
-                first 22 joints are not edgesdk's layout.
+            EdgeSDKError: no such file, an unreadable file, missing keys, a ``.pkl`` file without
+                ``allow_pickle=True``, or a skeleton whose first 22 joints are not edgesdk's
+                layout.
 
         Example:
             >>> SMPLBody.load("/nowhere/models")  # doctest: +ELLIPSIS
@@ -164,7 +175,9 @@ class SMPLBody:
         """
         model_type, gender = _check_type_and_gender(model_type, gender)
         path = find_model_file(model_path, model_type, gender)
-        module, raw_shapedirs = _smplx_module(path, model_type, gender, num_betas, dtype)
+        module, raw_shapedirs = _smplx_module(
+            path, model_type, gender, num_betas, dtype, allow_pickle
+        )
         shapedirs = module.shapedirs.detach()
         if raw_shapedirs is not None and raw_shapedirs.shape[-1] > shapedirs.shape[-1]:
             keep = raw_shapedirs.shape[-1] if num_betas is None else num_betas
@@ -201,7 +214,7 @@ class SMPLBody:
 
         Example:
             >>> import tempfile
-            >>> body = SMPLBody.load(write_synthetic_model(tempfile.mkdtemp(), "smpl"))
+            >>> body = SMPLBody.load(write_synthetic_model(tempfile.mkdtemp(), "smpl", ext="npz"))
             >>> tuple(body.with_shape(torch.zeros(3, 10)).offsets_m().shape)
             (3, 22, 3)
         """
@@ -491,7 +504,12 @@ def _model_parents(model_type: str) -> list[int]:
 
 
 def _smplx_module(
-    path: Path, model_type: str, gender: str, num_betas: int | None, dtype: torch.dtype
+    path: Path,
+    model_type: str,
+    gender: str,
+    num_betas: int | None,
+    dtype: torch.dtype,
+    allow_pickle: bool,
 ) -> tuple[Any, np.ndarray | None]:
     """The smplx module for a model file, and the file's raw shapedirs (SMPL, SMPL+H)."""
     try:
@@ -503,15 +521,19 @@ def _smplx_module(
     kwargs: dict[str, Any] = {"gender": gender, "dtype": dtype, "batch_size": 1}
     kwargs["num_betas"] = num_betas if num_betas is not None else 300
     raw_shapedirs = None
+    data = _read_model_data(path, model_type, allow_pickle)
     try:
         # smplx prints a warning for models with fewer than 300 betas; keep stdout clean.
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), tempfile.TemporaryDirectory() as tmp:
             if model_type == "smplx":
+                # smplx.SMPLX reads the file itself (np.load with allow_pickle=True): hand it a
+                # copy of the arrays read here, so it never unpickles the user's file.
+                clean = Path(tmp) / f"SMPLX_{gender.upper()}.npz"
+                np.savez(clean, allow_pickle=False, **_plain_arrays(data))
                 module = smplx.SMPLX(
-                    str(path), ext=path.suffix[1:], use_pca=False, flat_hand_mean=True, **kwargs
+                    str(clean), ext="npz", use_pca=False, flat_hand_mean=True, **kwargs
                 )
             else:
-                data = _read_model_data(path, model_type)
                 raw_shapedirs = data["shapedirs"]
                 struct = Struct(**data)
                 if model_type == "smpl":
@@ -531,12 +553,35 @@ def _smplx_module(
     return module, raw_shapedirs
 
 
-def _read_model_data(path: Path, model_type: str) -> dict[str, Any]:
-    """A SMPL / SMPL+H file as a dict, with flat-hand defaults where AMASS's files lack them."""
+def _plain_arrays(data: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The numeric arrays of a model's data (a sparse regressor made dense)."""
+    out: dict[str, np.ndarray] = {}
+    for key, value in data.items():
+        if hasattr(value, "toarray"):  # scipy.sparse, from a trusted .pkl
+            value = value.toarray()
+        try:
+            arr = np.asarray(value)
+        except (TypeError, ValueError):
+            continue
+        if arr.dtype != object:
+            out[key] = arr
+    return out
+
+
+def _read_model_data(path: Path, model_type: str, allow_pickle: bool) -> dict[str, Any]:
+    """A model file as a dict, with flat-hand defaults where AMASS's SMPL+H files lack them.
+
+    ``.npz`` files are read without pickle (entries holding Python objects are skipped);
+    ``.pkl`` files only when ``allow_pickle`` says the user trusts them."""
     try:
         if path.suffix == ".npz":
-            with np.load(path, allow_pickle=True) as archive:
-                data = {key: archive[key] for key in archive.files}
+            data = _read_npz(path)
+        elif not allow_pickle:
+            raise EdgeSDKError(
+                f"{path}: a .pkl model file is a Python pickle, and loading one runs any code "
+                "it holds; pass allow_pickle=True only for a file you trust (e.g. the official "
+                "download), or use the .npz release"
+            )
         else:
             with open(path, "rb") as f:
                 data = pickle.load(f, encoding="latin1")
@@ -554,6 +599,18 @@ def _read_model_data(path: Path, model_type: str) -> dict[str, Any]:
         for side in "lr":
             data.setdefault(f"hands_components{side}", np.eye(45))
             data.setdefault(f"hands_mean{side}", np.zeros(45))
+    return data
+
+
+def _read_npz(path: Path) -> dict[str, Any]:
+    """An ``.npz`` file's numeric entries; entries that would need pickle are left out."""
+    data: dict[str, Any] = {}
+    with np.load(path, allow_pickle=False) as archive:
+        for key in archive.files:
+            try:
+                data[key] = archive[key]
+            except ValueError:  # an object array (e.g. SMPL-X's joint2num): needs pickle
+                continue
     return data
 
 

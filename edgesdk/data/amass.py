@@ -60,6 +60,7 @@ def load_amass(
     *,
     gender: str | None = None,
     height_m: float = _MEAN_STATURE_M,
+    allow_pickle: bool = False,
 ) -> Clip:
     """Read an AMASS ``.npz`` file as a ``Clip``.
 
@@ -72,6 +73,8 @@ def load_amass(
         gender: model gender; the file's ``gender`` by default (``"neutral"`` if it has none).
             Betas beyond the model's (AMASS has 16, the MANO-site SMPL+H 10) are dropped.
         height_m: stature of the template skeleton when there is no body model.
+        allow_pickle: let a ``.pkl`` body model be read; unpickling runs any code the file
+            holds, so pass True only for a model file you trust (``.npz`` needs no pickle).
 
     Returns:
         A clip with rig ``"smplh"`` / ``"smplx"`` (body model) or ``"smpl-template"``, empty
@@ -108,7 +111,7 @@ def load_amass(
         sole_y_m = 0.0
         rig = "smpl-template"
     else:
-        rest_m, sole_y_m, rig = _shaped_rest(npz, body_model_path, gender)
+        rest_m, sole_y_m, rig = _shaped_rest(npz, body_model_path, gender, allow_pickle)
         pelvis_model_m = rest_m[0]
     offsets_m = offsets_from_positions(torch.from_numpy(rest_m))
 
@@ -239,7 +242,7 @@ def _check_finite(path: Path, **arrays: np.ndarray) -> None:
 
 
 def _shaped_rest(
-    npz: _AmassFile, body_model_path: str | Path, gender: str | None
+    npz: _AmassFile, body_model_path: str | Path, gender: str | None, allow_pickle: bool
 ) -> tuple[np.ndarray, float, str]:
     """Rest joints ``[22, 3]`` (model coordinates), sole height and rig of the subject."""
     from edgesdk.body.smpl import SMPLBody  # keeps smplx out of plain AMASS reads
@@ -261,6 +264,7 @@ def _shaped_rest(
         gender or npz.text("gender") or "neutral",
         num_betas=betas.size,
         dtype=torch.float64,
+        allow_pickle=allow_pickle,
     )
     shaped = body.with_shape(torch.from_numpy(betas[: body.num_betas]))
     rest_m = shaped.rest_joints_m.numpy()

@@ -28,6 +28,7 @@ class SessionConfig:
     buffer_s: float = 2.0
     max_rate_hz: float = 1000.0
     max_devices: int = 8
+    device_expiry_s: float = 10.0  # a device silent this long gives its place to a new one
     allow_new_devices: bool = True
     still_s: float = 1.0
     still_gyro_rads: float = 0.3
@@ -42,7 +43,13 @@ class SessionConfig:
     use_kind_hints: bool = True  # False: ignore device kinds (given or in ids), signals only
 
     def __post_init__(self) -> None:
-        for name in ("max_latency_s", "dropout_timeout_s", "buffer_s", "still_s"):
+        for name in (
+            "max_latency_s",
+            "dropout_timeout_s",
+            "buffer_s",
+            "still_s",
+            "device_expiry_s",
+        ):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise EdgeSDKError(f"SessionConfig.{name}={value!r}: must be a positive number")

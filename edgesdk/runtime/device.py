@@ -83,6 +83,7 @@ class Device:
         self.slot: str | None = slot
         self.slot_confidence = 1.0 if slot else 0.0
         self.last_recv: int | None = None
+        self.added_ns: int | None = None  # session time when registered (for expiry)
         self.dropped: Counter[str] = Counter()
         self.accepted = 0
         self.resets = 0

@@ -319,6 +319,10 @@ class Fusion:
         if changed:
             self.update_placement(devices)
 
+    def forget(self, device_id: str) -> None:
+        """Drop what is kept about a device that left the session."""
+        self._handled.discard(device_id)
+
     # -- placement
 
     def update_placement(self, devices: Mapping[str, Device]) -> None:

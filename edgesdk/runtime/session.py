@@ -27,7 +27,9 @@ orientation); its ``acc`` must then include gravity (``acc="user"`` devices are 
 **Bad input never raises**: a sample with a non-numeric, NaN or infinite value, a wrong
 length, a non-unit quaternion, an unusable time, a duplicate time, or from a device the
 session does not take is dropped and counted (``stats()``); a clock jump is dropped unless
-the device keeps to the new clock (then its stream restarts). A frame whose model output is
+the device keeps to the new clock (then its stream restarts). A device is registered on its
+first usable sample only; when ``max_devices`` are registered, a new device takes the place
+of one silent for ``device_expiry_s`` (a real device always gets in). A frame whose model output is
 not finite repeats the last good pose and restarts the model's state.
 
 Example:
@@ -89,6 +91,7 @@ class Session:
         self._report_key: tuple[Any, ...] = ()
         self._report: dict[str, dict[str, Any]] = {}
         self.frames_made = 0
+        self.devices_expired = 0  # silent devices whose place a new device took
         self.frames_skipped = 0
         self.frames_unread = 0  # made but dropped before anyone called poses()
         self.model_failures = 0
@@ -125,9 +128,10 @@ class Session:
             self._check_slot(slot)
         if device_id in self.devices:
             raise EdgeSDKError(f"device {device_id!r}: already added")
-        if len(self.devices) >= self.config.max_devices:
+        if len(self.devices) >= self.config.max_devices and not self._expire_one():
             raise EdgeSDKError(
                 f"device {device_id!r}: the session takes at most {self.config.max_devices} devices"
+                f" (none silent for {self.config.device_expiry_s:g} s)"
             )
         c = self.config
         dev = Device(
@@ -140,8 +144,35 @@ class Session:
             max_gap_ns=round(c.dropout_timeout_s * 1e9),
             history=max(round(c.placement_window_s * self.backend.fps), 60),
         )
+        dev.added_ns = self._clock_now()
         self.devices[device_id] = dev
         return dev
+
+    def _clock_now(self) -> int | None:
+        return self._now if self.virtual else time.monotonic_ns()
+
+    def _expire_one(self) -> bool:
+        """Free the place of the device silent longest, if silent for ``device_expiry_s``
+        (counted in ``stats()["devices_expired"]``); False when every device is live."""
+        now = self._clock_now()
+        if now is None:
+            return False
+        oldest: Device | None = None
+        oldest_at = 0
+        for dev in self.devices.values():
+            if dev.added_ns is None:  # added before the session had a clock: from now on
+                dev.added_ns = now
+            seen = dev.last_recv if dev.last_recv is not None else dev.added_ns
+            if oldest is None or seen < oldest_at:
+                oldest, oldest_at = dev, seen
+        if oldest is None or now - oldest_at < round(self.config.device_expiry_s * 1e9):
+            return False
+        del self.devices[oldest.id]
+        self.fusion.forget(oldest.id)
+        if self._waiting is not None and self._waiting[0] == oldest.id:
+            self._waiting = None
+        self.devices_expired += 1
+        return True
 
     def set_slot(self, device_id: str, slot: str | None) -> None:
         """Fix a device's slot (``None``: infer it again)."""
@@ -162,13 +193,17 @@ class Session:
             raise EdgeSDKError(str(exc)) from None
 
     def _device(self, device_id: Any) -> Device | None:
+        """A known device, or a new one registered; None (counted) when it is not taken."""
         dev = self.devices.get(device_id) if isinstance(device_id, str) else None
         if dev is None:
             if not self.config.allow_new_devices or not isinstance(device_id, str):
+                self.dropped["unknown_device"] += 1
                 return None
             try:
                 dev = self.add_device(device_id)
             except EdgeSDKError:
+                full = len(self.devices) >= self.config.max_devices
+                self.dropped["device_limit" if full else "unknown_device"] += 1
                 return None
         return dev
 
@@ -189,12 +224,14 @@ class Session:
         ``quat`` (w, x, y, z, ``q_world_sensor``; None: the device's orientation filter
         estimates it from ``acc``, with gravity, and ``gyro``). True when kept; never raises."""
         dev = self.devices.get(device_id) if type(device_id) is str else None
+        checked = check_sample(t_ns, acc, gyro, quat)
         if dev is None:
+            if isinstance(checked, str):  # a device is registered on a usable sample only
+                self.dropped["new_device_bad_sample"] += 1
+                return False
             dev = self._device(device_id)
             if dev is None:
-                self.dropped["unknown_device"] += 1
                 return False
-        checked = check_sample(t_ns, acc, gyro, quat)
         last = self._now
         recv: int | None
         if self.virtual and type(recv_ns) is int and last is not None and last < recv_ns < 2**62:
@@ -233,10 +270,12 @@ class Session:
     ) -> bool:
         """The glasses' 6DoF SLAM pose (docs/sensors.md, ``head_pose.csv``), for models with a
         ``head`` input. Same clock as the device's IMU samples."""
-        dev = self._device(device_id)
         checked = check_sample(t_ns, pos_m, (0.0, 0.0, 0.0), quat)
-        if dev is None or quat is None or isinstance(checked, str) or self._recv(recv_ns) is None:
+        if quat is None or isinstance(checked, str) or self._recv(recv_ns) is None:
             self.dropped["bad_head_pose"] += 1
+            return False
+        dev = self._device(device_id)
+        if dev is None:
             return False
         if dev.poses is None:
             dev.poses = SampleBuffer(dev.buffer.max_samples, dev.buffer.max_gap_ns)
@@ -442,6 +481,7 @@ class Session:
             "frames_skipped": self.frames_skipped,
             "frames_unread": self.frames_unread,
             "model_failures": self.model_failures,
+            "devices_expired": self.devices_expired,
             "calibrations": self.fusion.calibrations,
             "recalibrations": self.fusion.recalibrations,
             "dropped": dict(self.dropped),

@@ -15,8 +15,11 @@ Datagram schema (UTF-8 JSON object, at most 8 KiB; units and frames as docs/sens
 A glasses' 6DoF head pose is ``{"type": "head_pose", "device": ..., "t_ns": ..., "pos": [x, y,
 z], "quat": [w, x, y, z]}``. ``kind``, ``acc_kind`` and ``slot`` are read from a device's first
 datagram. The receiver stamps each datagram with its arrival time (the session's wall clock);
-datagrams that are not JSON objects or lack a field are dropped and counted
-(``session.dropped["bad_datagram"]``), never raised.
+datagrams that are not JSON objects are dropped and counted (``session.dropped["bad_datagram"]``),
+never raised. A device is registered by its first datagram with a usable sample (one with a
+missing or bad field is counted as ``new_device_bad_sample`` and takes no place); when
+``max_devices`` are registered, a device silent for ``device_expiry_s`` gives its place to a
+new one (``stats()["devices_expired"]``), else the datagram counts as ``device_limit``.
 
 Example::
 
@@ -36,6 +39,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from edgesdk.errors import EdgeSDKError
+from edgesdk.runtime.ingest import check_sample
 from edgesdk.runtime.session import Frame, Session
 
 MAX_DATAGRAM = 8192
@@ -91,16 +95,26 @@ class UdpReceiver:
             session.dropped["bad_datagram"] += 1
             return False
         device = msg.get("device")
+        head_pose = msg.get("type", "imu") == "head_pose"
         if isinstance(device, str) and device not in session.devices:
-            # A bad kind / slot / acc: the device is added plainly by push, if allowed.
-            with contextlib.suppress(EdgeSDKError):
-                session.add_device(
-                    device,
-                    kind=_opt_str(msg.get("kind")),
-                    slot=_opt_str(msg.get("slot")),
-                    acc=_opt_str(msg.get("acc_kind")) or "auto",
+            # Register a new device with its hints only on a usable sample, so datagrams that
+            # carry an id and nothing else never take a device's place; a bad kind / slot /
+            # acc_kind: push adds the device plainly.
+            if head_pose:
+                checked = check_sample(msg.get("t_ns"), msg.get("pos"), (0, 0, 0), msg.get("quat"))
+            else:
+                checked = check_sample(
+                    msg.get("t_ns"), msg.get("acc"), msg.get("gyro"), msg.get("quat")
                 )
-        if msg.get("type", "imu") == "head_pose":
+            if not isinstance(checked, str) and session.config.allow_new_devices:
+                with contextlib.suppress(EdgeSDKError):
+                    session.add_device(
+                        device,
+                        kind=_opt_str(msg.get("kind")),
+                        slot=_opt_str(msg.get("slot")),
+                        acc=_opt_str(msg.get("acc_kind")) or "auto",
+                    )
+        if head_pose:
             return session.push_head_pose(device, msg.get("t_ns"), msg.get("pos"), msg.get("quat"))
         return session.push(
             device, msg.get("t_ns"), msg.get("acc"), msg.get("gyro"), msg.get("quat")

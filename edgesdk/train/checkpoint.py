@@ -4,7 +4,8 @@ A checkpoint folder holds:
     model.safetensors   the weights (and buffers)
     config.json         {"model": name, "family": ..., "config": {...}, "spec": {...},
                          "data": {fingerprint}, "train": {...}, "edgesdk_version": ...}
-    train_state.pt      optimizer state and progress, for ``--resume`` (optional)
+    train_state.safetensors   optimizer state and progress, for ``--resume`` (optional;
+                        tensors in safetensors, the rest JSON: ``edgesdk.train.state``)
 
 ``load(dir)`` rebuilds the exact model from ``config.json`` and the weights. Every file is
 written atomically, so an interrupted run leaves the previous checkpoint intact.
@@ -36,10 +37,11 @@ from edgesdk.errors import EdgeSDKError
 from edgesdk.io import atomic_path, write_json_atomic
 from edgesdk.models import create_model, model_family
 from edgesdk.models.base import MotionModel
+from edgesdk.train import state as train_state_file
+from edgesdk.train.state import LEGACY_TRAIN_STATE, TRAIN_STATE
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
-TRAIN_STATE = "train_state.pt"
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -100,8 +102,8 @@ def save(
     }
     write_json_atomic(out / CONFIG, meta)
     if train_state is not None:
-        with atomic_path(out / TRAIN_STATE) as tmp:
-            torch.save(train_state, tmp)
+        train_state_file.save_train_state(train_state, out / TRAIN_STATE)
+        (out / LEGACY_TRAIN_STATE).unlink(missing_ok=True)  # superseded; never read
     return out
 
 
@@ -142,9 +144,29 @@ def load(ckpt_dir: Path | str, **overrides: Any) -> MotionModel:
 
 
 def load_train_state(ckpt_dir: Path | str) -> dict[str, Any] | None:
-    """Optimizer state and progress saved for resuming, or None."""
+    """Optimizer state and progress saved for resuming, or None when there is none.
+
+    Raises:
+        EdgeSDKError: a corrupt state, or only a ``train_state.pt`` of an older version (a
+            pickle, which is refused: unpickling a file can run code).
+    """
     path = Path(ckpt_dir) / TRAIN_STATE
     if not path.is_file():
+        legacy = Path(ckpt_dir) / LEGACY_TRAIN_STATE
+        if legacy.exists():
+            raise train_state_file.legacy_error(legacy)
         return None
-    state: dict[str, Any] = torch.load(path, weights_only=False)
-    return state
+    return train_state_file.load_train_state(path)
+
+
+def restore_optimizer(
+    opt: torch.optim.Optimizer, state: dict[str, Any], ckpt_dir: Path | str
+) -> None:
+    """Load a saved optimizer state into ``opt``; one error line when it does not fit."""
+    try:
+        opt.load_state_dict(state["optimizer"])
+    except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise EdgeSDKError(
+            f"{Path(ckpt_dir) / TRAIN_STATE}: optimizer state does not fit this model ({first})"
+        ) from None

@@ -1,8 +1,9 @@
 """Data for training and evaluation: clips split by file, cached, and batched.
 
 Parsing 600 BVH files and retargeting them takes a while, so the clips of a data folder are
-cached (a pickle keyed by the folder's fingerprint) under ``$EDGESDK_CACHE`` or
-``~/.cache/edgesdk``; a changed file changes the fingerprint and invalidates the cache.
+cached (a plain ``.npz`` keyed by the folder's fingerprint, read without pickle:
+``edgesdk.train.clip_cache``) under ``$EDGESDK_CACHE`` or ``~/.cache/edgesdk``; a changed file
+changes the fingerprint and invalidates the cache, and an unusable cache file is rebuilt.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-import pickle
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -30,12 +30,12 @@ from edgesdk.data.slots import SLOT_INDEX
 from edgesdk.data.sources import list_bvh
 from edgesdk.data.windows import WindowConfig, WindowDataset, split_by_file
 from edgesdk.errors import EdgeSDKError
-from edgesdk.io import atomic_path
 from edgesdk.models.base import MotionModel, collate
 from edgesdk.train.checkpoint import fingerprint_files
+from edgesdk.train.clip_cache import CacheError, read_cache, warn_rebuild, write_cache
 
 FPS = 30.0
-_CACHE_VERSION = 1
+_CACHE_VERSION = 1  # part of the data fingerprint; the file format is versioned in clip_cache
 
 
 @dataclass(frozen=True)
@@ -97,15 +97,15 @@ def load_clips_cached(
     if limit is not None:
         files = files[:limit]
     fingerprint = fingerprint_files(files, {"fps": FPS, "cache_version": _CACHE_VERSION})
-    path = cache_dir() / f"clips-{fingerprint[:16]}-{_importer_version()}.pkl"
+    path = cache_dir() / f"clips-{fingerprint[:16]}-{_importer_version()}.npz"
     if path.is_file():
-        with path.open("rb") as f:
-            clips: list[Clip] = pickle.load(f)
-        return clips, fingerprint
+        try:
+            return read_cache(path, fingerprint), fingerprint
+        except CacheError as exc:
+            warn_rebuild(path, str(exc))
     clips = load_clips(files, progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp, tmp.open("wb") as f:
-        pickle.dump(clips, f, protocol=pickle.HIGHEST_PROTOCOL)
+    write_cache(path, clips, fingerprint)
     return clips, fingerprint
 
 

@@ -159,7 +159,7 @@ def distill(config: DistillConfig) -> Path:
     opt = torch.optim.AdamW(student.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     if state is not None:
         student.load_state_dict(checkpoint.load(out).state_dict())
-        opt.load_state_dict(state["optimizer"])
+        checkpoint.restore_optimizer(opt, state, out)
 
     # The trainer's epoch loop (progress bar, gradient clipping) on the distillation loss.
     loop = TrainConfig(

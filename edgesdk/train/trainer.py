@@ -131,7 +131,7 @@ def train(config: TrainConfig) -> Path:
         lr = config.lr * (lr_scale(stage) if callable(lr_scale) else 1.0)
         opt = torch.optim.AdamW(trainable, lr=lr, weight_decay=config.weight_decay)
         if state is not None and state.get("stage") == stage and "optimizer" in state:
-            opt.load_state_dict(state["optimizer"])
+            checkpoint.restore_optimizer(opt, state, out)
         step_module: nn.Module = _LossModule(model, stage)
         if world > 1:
             step_module = DistributedDataParallel(step_module, find_unused_parameters=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
 import pickle
 import sys
 from pathlib import Path
@@ -58,7 +59,7 @@ def _random_pose(batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, tor
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_joints_match_smplx_forward_and_edgesdk_fk(tmp_path: Path, model_type: str) -> None:
     write_synthetic_model(tmp_path, model_type, num_betas=10, seed=3)
-    body = SMPLBody.load(tmp_path, model_type)
+    body = SMPLBody.load(tmp_path, model_type, allow_pickle=model_type == "smpl")
     assert body.num_joints == NUM_MODEL_JOINTS[model_type] and body.num_betas == 10
     betas = 2.0 * torch.randn(10, generator=torch.Generator().manual_seed(7))
     root_aa, body_aa, transl = _random_pose(4, seed=11)
@@ -112,13 +113,13 @@ def test_hand_pose_moves_fingers_but_not_the_body_joints(tmp_path: Path) -> None
         curled = shaped.with_pose(torch.zeros(21, 3), hand_pose=0.5 * torch.ones(90))
         assert torch.allclose(flat.joints_m, curled.joints_m)
         assert not torch.allclose(flat.joints_all_m, curled.joints_all_m)
-    smpl = SMPLBody.load(write_synthetic_model(tmp_path, "smpl")).with_shape()
+    smpl = SMPLBody.load(write_synthetic_model(tmp_path, "smpl"), allow_pickle=True).with_shape()
     with pytest.raises(ValueError, match="SMPL\\+H or SMPL-X"):
         smpl.with_pose(torch.zeros(21, 3), hand_pose=torch.zeros(90))
 
 
 def test_shape_changes_move_the_joints(tmp_path: Path) -> None:
-    body = SMPLBody.load(write_synthetic_model(tmp_path, "smpl"))
+    body = SMPLBody.load(write_synthetic_model(tmp_path, "smpl"), allow_pickle=True)
     mean = body.with_shape()
     tall = body.with_shape(torch.tensor([3.0, -2.0]))  # fewer betas than the model: zero-padded
     assert tall.betas.shape == (10,)
@@ -156,7 +157,7 @@ def test_file_layouts_and_formats(tmp_path: Path) -> None:
     body = SMPLBody.load(tmp_path / "b", "smplh", gender="MALE")
     assert body.gender == "male" and body.source.endswith("male/model.npz")
     smplx_pkl = write_synthetic_model(tmp_path / "d", "smplx", gender="female", ext="pkl")
-    assert SMPLBody.load(smplx_pkl, "smplx", gender="female").num_joints == 55
+    assert SMPLBody.load(smplx_pkl, "smplx", "female", allow_pickle=True).num_joints == 55
 
 
 def test_bad_paths_and_files_give_one_line_errors(tmp_path: Path) -> None:
@@ -210,3 +211,44 @@ def test_smplx_is_imported_lazily(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(sys.modules, "smplx", None)  # as if it were not installed
     with pytest.raises(EdgeSDKError, match="needs the smplx package"):
         SMPLBody.load(tmp_path)
+
+
+class _Payload:
+    """Unpickling this creates a folder: the harmless stand-in for arbitrary code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.mkdir, (str(self.marker),))
+
+
+def test_pkl_needs_an_explicit_opt_in_and_is_not_read_without_it(tmp_path: Path) -> None:
+    path = write_synthetic_model(tmp_path, "smpl")  # a .pkl, like the official SMPL release
+    with pytest.raises(EdgeSDKError) as info:
+        SMPLBody.load(path)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message
+    assert "pickle" in message and "runs any code" in message and "allow_pickle=True" in message
+    ran = tmp_path / "ran"
+    path.write_bytes(pickle.dumps(_Payload(ran)))
+    with pytest.raises(EdgeSDKError, match="allow_pickle=True"):
+        SMPLBody.load(path)
+    assert not ran.exists()
+    smplx_pkl = write_synthetic_model(tmp_path / "x", "smplx", ext="pkl")
+    with pytest.raises(EdgeSDKError, match="allow_pickle=True"):
+        SMPLBody.load(smplx_pkl, "smplx")
+
+
+@pytest.mark.parametrize("model_type", ["smplh", "smplx"])
+def test_npz_is_read_without_pickle(tmp_path: Path, model_type: str) -> None:
+    """An object entry (SMPL-X files have joint2num) is skipped, never unpickled; this also
+    covers smplx.SMPLX, which would np.load(allow_pickle=True) the file itself."""
+    path = write_synthetic_model(tmp_path, model_type)
+    ran = tmp_path / "ran"
+    with np.load(path) as f:
+        data = dict(f)
+    np.savez(path, **data, joint2num=np.array([_Payload(ran)], dtype=object))
+    body = SMPLBody.load(path, model_type)
+    assert body.num_joints == NUM_MODEL_JOINTS[model_type]
+    assert not ran.exists()

@@ -195,3 +195,18 @@ def test_rates_from_25_to_800_hz(walk: Clip) -> None:
     assert max(f.latency_ns for f in frames[:-3]) <= 100_000_000
     both = [s for s in backend.seen if s["mask"][0].sum() == 2]
     assert len(both) > 100 and all(np.isfinite(s["imu"]).all() for s in backend.seen)
+
+
+def test_devices_register_on_a_usable_sample_and_silent_ones_expire() -> None:
+    session, _ = recording_session(max_devices=2, device_expiry_s=1.0)
+    assert not session.push("junk", 0, None, None, None, recv_ns=0)
+    assert not session.push_head_pose("junk", 0, [0, 0], Q1, recv_ns=0)
+    assert session.devices == {}
+    assert session.push("a", 0, G, (0, 0, 0), Q1, recv_ns=0)
+    assert session.push("b", 0, G, (0, 0, 0), Q1, recv_ns=0)
+    assert not session.push("c", 0, G, (0, 0, 0), Q1, recv_ns=500_000_000)  # a, b live
+    assert session.push("b", 10**9, G, (0, 0, 0), Q1, recv_ns=10**9)
+    assert session.push("c", 0, G, (0, 0, 0), Q1, recv_ns=1_200_000_000)  # a silent 1.2 s
+    stats = session.stats()
+    assert sorted(session.devices) == ["b", "c"] and stats["devices_expired"] == 1
+    assert stats["dropped"] == {"new_device_bad_sample": 1, "bad_head_pose": 1, "device_limit": 1}

@@ -83,7 +83,11 @@ def test_distilled_student_reloads_and_evaluates(teacher: Path, tmp_path: Path) 
         "--set", "hidden=32", "--set", "layers=1",
     ]  # fmt: skip
     assert main(argv) == 0
-    assert {p.name for p in out.iterdir()} >= {"model.safetensors", "config.json", "train_state.pt"}
+    assert {p.name for p in out.iterdir()} >= {
+        "model.safetensors",
+        "config.json",
+        "train_state.safetensors",
+    }
     meta = json.loads((out / "config.json").read_text())
     assert meta["model"] == "same-student" and meta["spec"]["streaming"]
     assert meta["train"]["teacher"] == str(teacher) and meta["train"]["alpha"] == 0.5
