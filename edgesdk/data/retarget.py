@@ -1,4 +1,4 @@
-"""Retargeting a BVH skeleton onto the 22-joint SMPL layout, by joint-name tables.
+"""Retargeting a BVH or ASF/AMC skeleton onto the 22-joint SMPL layout, by joint-name tables.
 
 One table per rig maps SMPL joint names to the rig's joint names (never indices); the rig is
 detected from the names. Joints a rig lacks are interpolated along their chain and marked
@@ -44,7 +44,7 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -70,8 +70,23 @@ from edgesdk.body.skeleton import (
 )
 from edgesdk.errors import EdgeSDKError
 
-if TYPE_CHECKING:
-    from edgesdk.data.bvh import BvhMotion
+
+class SourceMotion(Protocol):
+    """What retargeting reads from a parsed motion file (``BvhMotion``, ``AsfAmcMotion``):
+    its joint names and their forward kinematics in the file's own axes and units."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def names(self) -> tuple[str, ...]: ...
+
+    @property
+    def num_frames(self) -> int: ...
+
+    def fk(
+        self, joints: list[int] | None = None, zero_pose: bool = False
+    ) -> tuple[Tensor, Tensor]: ...
 
 
 @dataclass(frozen=True)
@@ -159,9 +174,38 @@ MIXAMO = RigTable(
     },
     rest_deg={},  # Mixamo's zero pose is its T-pose
 )  # fmt: skip
+# The CMU / HDM05 ASF skeleton (31 bones) as ``edgesdk.data.asf_amc`` exposes it: joint ``b`` at
+# the start of bone ``b``. The lower back starts at the root, so spine1 sits on the pelvis (a
+# zero-length bone, rigid like the ASF's). The clavicles start on the midline at the neck's base
+# (where the neck starts), so mapping them would put neck and both collars on one point and
+# leave the chest's facing undetermined: the collars are interpolated between the chest and
+# the shoulders instead (HDM05's clavicle dofs are always zero). The ASF's two neck bones
+# share SMPL's one: the neck is the lower neck, the head the head bone (its own rotation).
+CMU_ASF = RigTable(
+    "cmu-asf",
+    {
+        "pelvis": "root", "spine1": "lowerback", "spine2": "upperback", "spine3": "thorax",
+        "neck": "lowerneck", "head": "head",
+        **{
+            side + name: prefix + bone
+            for side, prefix in (("left_", "l"), ("right_", "r"))
+            for name, bone in (
+                ("hip", "femur"), ("knee", "tibia"), ("ankle", "foot"), ("foot", "toes"),
+                ("shoulder", "humerus"), ("elbow", "radius"), ("wrist", "wrist"),
+            )
+        },
+    },
+    # calibrate_rest_deg over the 188 HDM05 clips (halves agree within 1 deg; each actor has
+    # its own skeleton, and the three actors' own calibrations differ from it by up to 11 deg).
+    rest_deg={
+        "left_hip": (-15.5, -0.3, -14.2), "right_hip": (-15.4, -0.1, 14.5),
+        "spine1": (-1.9, -0.4, -2.3), "neck": (43.3, -5.2, -3.6),
+        "left_shoulder": (31.2, 5.6, -6.0), "right_shoulder": (31.4, -1.5, 3.4),
+    },
+)  # fmt: skip
 # edgesdk's own layout, as written by ``edgesdk.data.bvh.write_bvh``: the zero pose is the T-pose.
 SMPL = RigTable("smpl", {name: name for name in JOINT_NAMES}, rest_deg={})
-RIGS: dict[str, RigTable] = {t.name: t for t in (BANDAI_NAMCO, CMU_ICLONE, MIXAMO, SMPL)}
+RIGS: dict[str, RigTable] = {t.name: t for t in (BANDAI_NAMCO, CMU_ICLONE, MIXAMO, CMU_ASF, SMPL)}
 
 # Chain-interior joints a rig may lack (interpolated); every other joint is required.
 OPTIONAL_JOINTS: frozenset[str] = frozenset(
@@ -300,7 +344,7 @@ def detect_unit_scale(body_size: float, where: str = "") -> float:
 
 
 def retarget(
-    bvh: BvhMotion, up_axis: str | None = None, unit_scale: float | None = None
+    bvh: SourceMotion, up_axis: str | None = None, unit_scale: float | None = None
 ) -> Retargeted:
     """Map a parsed BVH onto the 22-joint layout (see the module docstring for the method).
 
@@ -388,6 +432,18 @@ def _next_mapped(j: int, mapped: tuple[bool, ...]) -> list[int]:
     return [next(k for k in rest if mapped[k]) for rest in _LINKS[j]]
 
 
+def _away_from(
+    j: int, k: int, P_zero: Tensor, src_of: dict[int, int], mapped: tuple[bool, ...]
+) -> int:
+    """``k``, or the next mapped joint down its chain while ``k`` lies on ``j`` (zero pose)."""
+    while float((P_zero[src_of[k]] - P_zero[src_of[j]]).norm()) == 0.0:
+        following = _next_mapped(k, mapped)
+        if not following:
+            break
+        k = following[0]
+    return k
+
+
 def _mapped_parent(j: int, mapped: tuple[bool, ...]) -> int:
     p = PARENTS[j]
     while not mapped[p]:
@@ -411,8 +467,9 @@ def _bone_dirs(
 ) -> tuple[Tensor, Tensor]:
     """Unit directions ``[K, 3]`` from joint ``j`` to the first mapped joint down each chain
     leaving it (primary first): in the source joint's own frame in the zero pose (where every
-    frame is the world's), and in the SMPL template."""
-    targets = _next_mapped(j, mapped)
+    frame is the world's), and in the SMPL template. A mapped joint on ``j`` itself (the
+    ASF's lower back starts at the root) has no direction: the next mapped one is used."""
+    targets = [_away_from(j, k, P_zero, src_of, mapped) for k in _next_mapped(j, mapped)]
     if not targets:
         empty = torch.zeros((0, 3), dtype=torch.float64)
         return empty, empty
@@ -479,7 +536,7 @@ def _hinge_twist(
     return axis_angle_to_matrix(d * angle) @ G_prox
 
 
-def calibrate_rest_deg(motions: Iterable[BvhMotion]) -> dict[str, tuple[float, float, float]]:
+def calibrate_rest_deg(motions: Iterable[SourceMotion]) -> dict[str, tuple[float, float, float]]:
     """Estimate a rig's T-pose rotations for ``RigTable.rest_deg`` from many of its clips.
 
     Per clip, the joints whose twist the zero pose cannot give (``CALIBRATED_JOINTS``) start
@@ -561,7 +618,9 @@ def _smpl_rotations(
             continue
         R = Rsrc[:, j] @ G[j].T
         targets = _next_mapped(j, mapped)
-        if targets:
+        # A zero-length bone (the ASF's lower back starts at the root) has no direction to
+        # swing onto: its rotation is the source's.
+        if targets and float((P_zero[src_of[targets[0]]] - P_zero[src_of[j]]).norm()) > 0:
             k = targets[0]
             bone_local = _unit(P_zero[src_of[k]] - P_zero[src_of[j]])
             u = G[j] @ bone_local  # the bone's direction in the SMPL joint frame
