@@ -17,6 +17,8 @@ source bone. The T-pose frames ``G_j``:
 
 - branching joints (pelvis, spine3): the Procrustes fit of the directions to their children
   (the joint's own frame, zero pose) onto the template's, which fixes facing and left/right;
+  a table may give the pelvis frame instead (``rest_deg["pelvis"]``: the ASF's zero pose is
+  upright and faces +Z by definition, while its hip joints sit in front of the root);
 - the head: spine3's frame (the head continues the chest, not the tilted neck bone);
 - every other joint: its mapped parent's frame times the rig's T-pose rotation for it
   (``RigTable.rest_deg``; identity where the zero pose already has the T-pose relation),
@@ -99,7 +101,9 @@ class RigTable:
         rest_deg: SMPL joint name -> that rig joint's rotation in the rig's T-pose relative to
             its mapped parent, intrinsic XYZ Euler degrees (see ``calibrate_rest_deg``);
             joints not listed keep their zero-pose relation. ``{}``: the zero pose is the
-            T-pose. None: estimated from each clip.
+            T-pose. None: estimated from each clip. An entry for ``"pelvis"`` is the root's
+            T-pose frame relative to the file's axes (used by calibration too), in place of
+            the fit to its children.
     """
 
     name: str
@@ -195,11 +199,14 @@ CMU_ASF = RigTable(
             )
         },
     },
+    # The pelvis: the ASF's zero pose is the upright T-pose facing +Z (a fit to the hip joints,
+    # which sit in front of the root, would pitch it by 13-22 degrees). The rest:
     # calibrate_rest_deg over the 188 HDM05 clips (halves agree within 1 deg; each actor has
     # its own skeleton, and the three actors' own calibrations differ from it by up to 11 deg).
     rest_deg={
-        "left_hip": (-15.5, -0.3, -14.2), "right_hip": (-15.4, -0.1, 14.5),
-        "spine1": (-1.9, -0.4, -2.3), "neck": (43.3, -5.2, -3.6),
+        "pelvis": (0.0, 0.0, 0.0),
+        "left_hip": (1.1, 0.1, -14.4), "right_hip": (1.1, 0.3, 14.4),
+        "spine1": (14.6, -0.4, -2.5), "neck": (43.3, -5.2, -3.6),
         "left_shoulder": (31.2, 5.6, -6.0), "right_shoulder": (31.4, -1.5, 3.4),
     },
 )  # fmt: skip
@@ -490,11 +497,15 @@ def _tpose_frames(
     +Z. From the table's calibrated rest rotations, or estimated from this clip when the
     table has none (or ``estimate``)."""
     rest = None if estimate else table.rest_deg
+    root_rest = (table.rest_deg or {}).get("pelvis")
     G: dict[int, Tensor] = {}
     for j in range(NUM_JOINTS):
         if not mapped[j]:
             continue
         local, template = _bone_dirs(j, P_zero, src_of, mapped)
+        if j == _PELVIS and root_rest is not None:
+            G[j] = _euler_xyz_deg(root_rest)
+            continue
         if len(local) > 1:
             G[j] = procrustes_rotation(local, template)
             continue
