@@ -203,11 +203,10 @@ def find_asf(amc_path: str | Path) -> Path:
         return max(matching, key=lambda p: len(p.stem))
     if len(candidates) == 1:
         return candidates[0]
-    prefix = amc.stem.rsplit("_", 1)[0] if "_" in amc.stem else amc.stem
     found = f"; found {', '.join(p.name for p in candidates[:4])}" if candidates else ""
     raise EdgeSDKError(
-        f"{amc}: no ASF skeleton beside it (an .asf whose name starts the motion's name, "
-        f"e.g. {prefix.split('_')[0]}.asf or {prefix}.asf{found})"
+        f"{amc}: no ASF skeleton beside it (an .asf whose name, plus '_', starts the motion's "
+        f"name, e.g. HDM_bd.asf for HDM_bd_*.amc{found})"
     )
 
 
@@ -263,22 +262,24 @@ def read_asf_amc(
     skeleton = read_asf(asf_path if asf_path is not None else find_asf(amc))
     num_joints = len(skeleton.bones) + 1
     if size > max_bytes:
-        raise EdgeSDKError(
-            f"{where}: {size / 2**20:.0f} MB file, over the {max_bytes >> 20} MB limit"
-        )
+        raise EdgeSDKError(f"{where}: {_mb(size)} file, over the {_mb(max_bytes)} limit")
     data = amc.read_bytes()
     num_frames = len(_FRAME_RE.findall(data))
     need = num_frames * num_joints * _BYTES_PER_FRAME_JOINT
     if need > max_bytes:
         raise EdgeSDKError(
-            f"{where}: {num_frames} frames x {num_joints} joints need about {need >> 20} MB to "
-            f"import, over the {max_bytes >> 20} MB limit"
+            f"{where}: {num_frames} frames x {num_joints} joints need about {_mb(need)} to "
+            f"import, over the {_mb(max_bytes)} limit"
         )
     motion = _parse_amc(data.decode("utf-8", errors="replace"), where, skeleton, num_frames)
     rate = amc_fps(amc) if fps is None else fps
     if not (math.isfinite(rate) and rate > 0):
         raise EdgeSDKError(f"{where}: frame rate must be positive, got {rate}")
     return AsfAmcMotion(path=where, skeleton=skeleton, fps=float(rate), motion=motion)
+
+
+def _mb(num_bytes: int) -> str:
+    return f"{num_bytes / 1e6:.3g} MB"
 
 
 def _parse_amc(text: str, where: str, skeleton: AsfSkeleton, num_frames: int) -> np.ndarray:
@@ -330,11 +331,8 @@ def _parse_amc(text: str, where: str, skeleton: AsfSkeleton, num_frames: int) ->
         seen.add(head)
         if len(parts) - 1 != len(bone_dof):
             need = " ".join(bone_dof) or "none"
-            raise fail(
-                where,
-                number,
-                f"bone {head!r} has {len(parts) - 1} values, its ASF dof ({need}) needs {len(bone_dof)}",
-            )
+            count = f"{len(parts) - 1} values, its ASF dof ({need}) needs {len(bone_dof)}"
+            raise fail(where, number, f"bone {head!r} has {count}")
         base = frame * total + starts[head]
         tokens.extend(parts[1:])
         index.extend(range(base, base + len(bone_dof)))
