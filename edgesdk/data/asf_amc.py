@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -103,12 +104,7 @@ class AsfAmcMotion:
 
     def channel_start(self, joint: int) -> int:
         """The column of a joint's first AMC value."""
-        if joint == 0:
-            return 0
-        start = len(self.skeleton.root_order)
-        for bone in self.skeleton.bones[: joint - 1]:
-            start += len(bone.dof)
-        return start
+        return self._joint_frames[joint][2]
 
     def ancestors(self, joints: list[int]) -> list[int]:
         """The given joints and all their ancestors, sorted (parents before children)."""
@@ -141,34 +137,35 @@ class AsfAmcMotion:
         R_world = torch.full((num_frames, len(names), 3, 3), math.nan, dtype=torch.float64)
         pos = torch.full((num_frames, len(names), 3), math.nan, dtype=torch.float64)
         for j in needed:
-            start = self.channel_start(j)
-            if j == 0:
-                sk = self.skeleton
-                C = _axis_rotation(sk.root_orientation_deg, sk.root_axis_order)
-                channels = sk.root_order
-                trans = torch.tensor(sk.root_position, dtype=torch.float64).expand(num_frames, 3)
-                trans = trans.clone()
-                if not zero_pose:
-                    for k, ch in enumerate(channels):
-                        if ch.startswith("t"):
-                            trans[:, "xyz".index(ch[1])] = motion[:, start + k]
-            else:
-                bone = self.skeleton.bones[j - 1]
-                C = _axis_rotation(bone.axis_deg, bone.axis_order)
-                channels = bone.dof
-            M = torch.eye(3, dtype=torch.float64).expand(num_frames, 3, 3).clone()
+            C, channels, start = self._joint_frames[j]
+            M: Tensor | None = None
             for k, ch in enumerate(channels):  # applied in the listed order
                 if ch.startswith("r"):
-                    angle = motion[:, start + k] * scale
-                    M = _axis_matrix(ch[1], angle) @ M
-            L = C @ M @ C.T
+                    R_axis = _axis_matrix(ch[1], motion[:, start + k] * scale)
+                    M = R_axis if M is None else R_axis @ M
+            L = C.expand(num_frames, 3, 3) if M is None else C @ M @ C.T
             p = parents[j]
-            if p < 0:
-                R_world[:, j], pos[:, j] = L, trans
-            else:
+            if p >= 0:
                 R_world[:, j] = R_world[:, p] @ L
                 pos[:, j] = pos[:, p] + (R_world[:, p] @ offsets[j])
+                continue
+            R_world[:, j] = L
+            pos[:, j] = torch.tensor(self.skeleton.root_position, dtype=torch.float64)
+            for k, ch in enumerate(channels):
+                if ch.startswith("t") and not zero_pose:
+                    pos[:, j, "xyz".index(ch[1])] = motion[:, start + k]
         return R_world, pos
+
+    @functools.cached_property
+    def _joint_frames(self) -> tuple[tuple[Tensor, tuple[str, ...], int], ...]:
+        """Per joint: its axis rotation ``C``, its AMC channels and their first column."""
+        sk = self.skeleton
+        out = [(_axis_rotation(sk.root_orientation_deg, sk.root_axis_order), sk.root_order, 0)]
+        start = len(sk.root_order)
+        for bone in sk.bones:
+            out.append((_axis_rotation(bone.axis_deg, bone.axis_order), bone.dof, start))
+            start += len(bone.dof)
+        return tuple(out)
 
 
 def _axis_rotation(angles_deg: tuple[float, float, float], order: str) -> Tensor:
@@ -181,9 +178,15 @@ def _axis_rotation(angles_deg: tuple[float, float, float], order: str) -> Tensor
 
 
 def _axis_matrix(axis: str, angle_rad: Tensor) -> Tensor:
-    order = {"x": "XYZ", "y": "YXZ", "z": "ZXY"}[axis]
-    zeros = torch.zeros_like(angle_rad)
-    return euler_to_matrix(torch.stack([angle_rad, zeros, zeros], -1), order)
+    """``[T, 3, 3]`` rotations about ``axis`` ("x", "y" or "z") by ``angle_rad [T]``."""
+    i = "xyz".index(axis)
+    a, b = (i + 1) % 3, (i + 2) % 3  # cyclic, so that every axis has the same sign pattern
+    c, s = torch.cos(angle_rad), torch.sin(angle_rad)
+    R = torch.zeros((*angle_rad.shape, 3, 3), dtype=angle_rad.dtype)
+    R[..., i, i] = 1.0
+    R[..., a, a], R[..., b, b] = c, c
+    R[..., a, b], R[..., b, a] = -s, s
+    return R
 
 
 def find_asf(amc_path: str | Path) -> Path:
@@ -295,8 +298,10 @@ def _parse_amc(text: str, where: str, skeleton: AsfSkeleton, num_frames: int) ->
         raise EdgeSDKError(f"{where}: no frames (no frame-number lines after the header)")
     values = np.empty((num_frames, total), dtype=np.float64)
     tokens: list[str] = []
-    index: list[int] = []
-    token_line: list[int] = []
+    # Per bone row: its first cell in ``values`` (flat), its value count, its line.
+    row_start: list[int] = []
+    row_count: list[int] = []
+    row_line: list[int] = []
     frame = -1
     frame_line = expected_number = 0
     seen: set[str] = set()
@@ -333,20 +338,25 @@ def _parse_amc(text: str, where: str, skeleton: AsfSkeleton, num_frames: int) ->
             need = " ".join(bone_dof) or "none"
             count = f"{len(parts) - 1} values, its ASF dof ({need}) needs {len(bone_dof)}"
             raise fail(where, number, f"bone {head!r} has {count}")
-        base = frame * total + starts[head]
         tokens.extend(parts[1:])
-        index.extend(range(base, base + len(bone_dof)))
-        token_line.extend([number] * len(bone_dof))
+        row_start.append(frame * total + starts[head])
+        row_count.append(len(bone_dof))
+        row_line.append(number)
     _check_frame_complete(seen, animated, frame, where, frame_line)
+    counts = np.asarray(row_count, dtype=np.int64)
+    token_row = np.repeat(np.arange(len(counts)), counts)
     try:
         flat = np.array(tokens, dtype=np.float64)
     except ValueError:
         bad = next(i for i, t in enumerate(tokens) if not _is_float(t))
-        raise fail(where, token_line[bad], f"non-numeric value {tokens[bad][:20]!r}") from None
+        line = row_line[int(token_row[bad])]
+        raise fail(where, line, f"non-numeric value {tokens[bad][:20]!r}") from None
     finite = np.isfinite(flat)
     if not finite.all():
-        raise fail(where, token_line[int(np.argmin(finite))], "NaN or infinite value")
-    values.reshape(-1)[np.asarray(index, dtype=np.int64)] = flat
+        raise fail(where, row_line[int(token_row[np.argmin(finite)])], "NaN or infinite value")
+    # Row r's values go to row_start[r] + 0, 1, ...
+    within_row = np.arange(len(flat)) - np.repeat(np.cumsum(counts) - counts, counts)
+    values.reshape(-1)[np.asarray(row_start, dtype=np.int64)[token_row] + within_row] = flat
     return values
 
 
