@@ -1,10 +1,12 @@
 """Summarize the mocap data set per source: clips, minutes, body size, retargeting fidelity.
 
-Writes ``benchmarks/results/data_info.json`` (or ``--out``) with, per source folder: the clip
-count, total minutes, frame rates and rigs, ``head_height_m`` and ``rest_head_height_m``
-(min / median / max, see ``edgesdk.data.bvh.clip_info``), the joints interpolated, and the
-largest forward-kinematics error of the retargeted clips against the source's own joint
-positions (mapped joints, cm) over a sample of every ``--fk-every``-th file.
+Writes ``benchmarks/results/data_info.json`` (or ``--out``) with the whole set's ``"data"``
+summary (``edgesdk.data.sources.data_summary``: clips, minutes, formats, per source) and, per
+source folder: the clip count, total minutes, frame rates and rigs, ``head_height_m`` and
+``rest_head_height_m`` (min / median / max, see ``edgesdk.data.bvh.clip_info``), the joints
+interpolated, and the largest forward-kinematics error of the retargeted clips against the
+source's own joint positions (mapped joints, cm) over a sample of every ``--fk-every``-th
+file. Motion files are BVH and ASF/AMC alike.
 
 Usage:
     .venv/bin/python benchmarks/data_info.py [--data DIR] [--out FILE] [--fk-every N]
@@ -23,12 +25,20 @@ import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from edgesdk.data.bvh import clip_info, load_clip
-from edgesdk.data.sources import default_data_dir, list_bvh, source_name
+from edgesdk.data.sources import (
+    default_data_dir,
+    duration_summary,
+    list_motion_files,
+    load_motion,
+    motion_info,
+    source_name,
+)
+from edgesdk.io import write_json_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "data_info.json"
 
@@ -38,7 +48,7 @@ def _one_thread() -> None:
 
 
 def _fk_error_cm(path: Path) -> float:
-    clip = load_clip(path)
+    clip = load_motion(path)
     mapped = [j for j in range(len(clip.mapped)) if clip.mapped[j]]
     return float(np.abs(clip.fk_positions() - clip.global_pos_m)[:, mapped].max() * 100.0)
 
@@ -60,10 +70,10 @@ def _command() -> str:
 
 def summarize(data_dir: Path, fk_every: int, workers: int) -> dict[str, object]:
     """The per-source summary (see the module docstring)."""
-    files = list_bvh(data_dir)
+    files = list_motion_files(data_dir)
     start = time.perf_counter()
     with ProcessPoolExecutor(workers, initializer=_one_thread) as pool:
-        infos = list(pool.map(clip_info, files, chunksize=8))
+        infos: list[dict[str, Any]] = list(pool.map(motion_info, files, chunksize=8))
         sample = files[::fk_every]
         fk_errors = dict(zip(sample, pool.map(_fk_error_cm, sample, chunksize=4), strict=True))
     wall_s = time.perf_counter() - start
@@ -97,6 +107,9 @@ def summarize(data_dir: Path, fk_every: int, workers: int) -> dict[str, object]:
         "host": {"python": platform.python_version(), "torch": torch.__version__},
         "workers": workers,
         "wall_s": round(wall_s, 1),
+        "data": duration_summary(
+            ((p, float(i["duration_s"])) for p, i in zip(files, infos, strict=True)), data_dir
+        ),
         "sources": sources,
     }
 
@@ -111,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     data_dir = args.data or default_data_dir()
     result = summarize(data_dir, max(args.fk_every, 1), max(args.workers, 1))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json_atomic(args.out, result)
     print(json.dumps(result["sources"], indent=2))
 
 

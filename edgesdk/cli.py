@@ -5,6 +5,7 @@ and exits with code 2; nothing is half-written.
 
 Example:
     $ edgesdk data info walk.bvh
+    $ edgesdk data info ../shared/data/mocap/hdm05/HDM_bd_squat1Reps_001_120.amc
     $ edgesdk data synth --data ../shared/data/mocap --out takes/ --limit 5
     $ edgesdk data show walk.bvh --out walk.gif
     $ edgesdk data import ../shared/data/devices/sp-sw-har --format sp-sw-har --out takes/
@@ -35,9 +36,14 @@ FULL_INSTALL_MODULES = frozenset(
 
 
 def _cmd_data_info(args: argparse.Namespace) -> int:
-    from edgesdk.data.bvh import clip_info
+    from edgesdk.data.sources import list_motion_files, motion_info
 
-    infos = [clip_info(Path(p)) for p in args.files]
+    files = [
+        f for p in map(Path, args.files) for f in (list_motion_files(p) if p.is_dir() else [p])
+    ]
+    if not files:
+        raise EdgeSDKError(f"{' '.join(args.files)}: no .bvh or .amc files")
+    infos = [motion_info(f) for f in files]
     print(json.dumps(infos[0] if len(infos) == 1 else infos, indent=2))
     return 0
 
@@ -58,10 +64,10 @@ def _cmd_data_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_show(args: argparse.Namespace) -> int:
-    from edgesdk.data.bvh import load_clip
     from edgesdk.data.render import render_gif
+    from edgesdk.data.sources import load_motion
 
-    clip = load_clip(Path(args.file))
+    clip = load_motion(Path(args.file))
     out = render_gif(clip, Path(args.out), fps=args.fps, title=clip.labels.text() or clip.name)
     print(json.dumps({"gif": str(out), "frames_in_clip": clip.num_frames}))
     return 0
@@ -196,7 +202,7 @@ def _parse_stage_epochs(items: Sequence[str]) -> dict[str, int]:
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``train`` options (shared with ``python -m edgesdk.train`` under torchrun)."""
     parser.add_argument("--model", required=True, help="a registered model name")
-    parser.add_argument("--data", required=True, help="folder of .bvh files")
+    parser.add_argument("--data", required=True, help="folder of .bvh/.amc files")
     parser.add_argument("--out", required=True, help="checkpoint folder")
     parser.add_argument("--epochs", type=int, default=10, help="epochs per training stage")
     parser.add_argument(
@@ -334,12 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="motion import, sensor simulation, rendering")
     data_sub = data.add_subparsers(dest="data_command", required=True)
 
-    info = data_sub.add_parser("info", help="print a BVH file's summary as JSON")
-    info.add_argument("files", nargs="+", help="one or more .bvh files")
+    info = data_sub.add_parser("info", help="print motion files' summaries as JSON")
+    info.add_argument("files", nargs="+", help=".bvh or .amc files, or folders of them")
     info.set_defaults(func=_cmd_data_info)
 
     synth = data_sub.add_parser("synth", help="write simulated device recordings for clips")
-    synth.add_argument("--data", required=True, help="a .bvh file or a folder of them")
+    synth.add_argument("--data", required=True, help="a .bvh/.amc file or a folder of them")
     synth.add_argument("--out", required=True, help="output folder, one take folder per clip")
     synth.add_argument(
         "--devices",
@@ -352,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.set_defaults(func=_cmd_data_synth)
 
     show = data_sub.add_parser("show", help="render a skeleton animation GIF")
-    show.add_argument("file", help="a .bvh file")
+    show.add_argument("file", help="a .bvh or .amc file")
     show.add_argument("--out", required=True, help="output .gif")
     show.add_argument("--fps", type=float, default=15.0)
     show.set_defaults(func=_cmd_data_show)
@@ -389,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     dis = sub.add_parser("distill", help="distill a teacher checkpoint into a student")
     dis.add_argument("--teacher", required=True, help="teacher checkpoint folder")
     dis.add_argument("--student", required=True, help="a registered student, e.g. same-student")
-    dis.add_argument("--data", required=True, help="folder of .bvh files")
+    dis.add_argument("--data", required=True, help="folder of .bvh/.amc files")
     dis.add_argument("--out", required=True, help="student checkpoint folder")
     dis.add_argument("--epochs", type=int, default=10)
     dis.add_argument(
@@ -403,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="evaluate a checkpoint on held-out files")
     ev.add_argument("--model", required=True, help="checkpoint folder")
-    ev.add_argument("--data", required=True, help="folder of .bvh files")
+    ev.add_argument("--data", required=True, help="folder of .bvh/.amc files")
     ev.add_argument("--json", action="store_true", help="print every figure as JSON")
     ev.add_argument("--batch-size", type=int, default=64)
     ev.add_argument("--limit", type=int, default=None, help="at most this many clips")

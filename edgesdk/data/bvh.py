@@ -362,6 +362,13 @@ def clip_info(path: str | Path) -> dict[str, object]:
         ('cmu-iclone', 22, True)
     """
     clip, bvh, out = _load(path, None, None)
+    return clip_summary(path, clip, bvh.names, out)
+
+
+def clip_summary(
+    path: str | Path, clip: Clip, source_names: tuple[str, ...], out: Retargeted
+) -> dict[str, object]:
+    """``clip_info``'s summary of a clip loaded at its file's rate from any motion format."""
     frame = most_upright_frame(clip.global_pos_m)
     pos = clip.global_pos_m[frame]
     head_height_m = float(pos[15, 1] - pos[list(FOOT_JOINTS), 1].min())
@@ -375,7 +382,7 @@ def clip_info(path: str | Path) -> dict[str, object]:
         "fps": clip.fps,
         "duration_s": clip.duration_s,
         "rig": clip.rig,
-        "source_joints": list(bvh.names),
+        "source_joints": list(source_names),
         "mapped_joints": dict(out.source_joints),
         "num_mapped": int(sum(clip.mapped)),
         "up_axis": out.up_axis,

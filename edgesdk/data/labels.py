@@ -1,4 +1,5 @@
-"""Motion labels beside the BVH files: Bandai-Namco content/style, CMU free-text descriptions.
+"""Motion labels of the mocap files: Bandai-Namco content/style, CMU free-text descriptions,
+HDM05 motion classes.
 
 - Bandai-Namco: ``walk_001.json`` beside ``walk_001.bvh`` holds ``{"content": i, "style": j}``,
   0-based indices into ``cfg/content_label.txt`` and ``cfg/style_label.txt`` (one label per
@@ -6,6 +7,9 @@
   beside the file and in its parent folders.
 - CMU: ``cmu-index.csv`` (subject, trial, description, ...) in the folder of the BVH or a
   parent; file ``005_02.bvh`` is subject 5, trial 2.
+- HDM05: the motion class is in the file name, ``HDM_<actor>_<class>_<take>_<rate>.amc``
+  (``squat1Reps``): the content is the class, the description a short English phrase from
+  ``HDM05_DESCRIPTIONS`` (the class name's words for a class not listed there).
 
 Missing or unreadable label files give empty strings, never an error: labels are optional.
 
@@ -26,18 +30,40 @@ from pathlib import Path
 from edgesdk.data.clip import Labels
 
 _CMU_NAME_RE = re.compile(r"^(\d+)_(\d+)$")
+_HDM05_NAME_RE = re.compile(r"^HDM_[A-Za-z]+_([A-Za-z0-9]+)_\d+_\d+$")
+_CAMEL_RE = re.compile(r"[A-Z]?[a-z]+|\d+|[A-Z]+(?![a-z])")
+# The 11 HDM05 classes of the shared set (HDM05 report CG-2007-2, its motion class list).
+HDM05_DESCRIPTIONS: dict[str, str] = {
+    "depositFloorR": "bend down and put something on the floor with the right hand",
+    "elbowToKnee1RepsLelbowStart": "touch each knee with the opposite elbow",
+    "grabHighR": "reach up high and grab something with the right hand",
+    "hopBothLegs1hops": "hop on both legs",
+    "jogLeftCircle4StepsRstart": "jog in a circle to the left",
+    "kickLFront1Reps": "kick forward with the left leg",
+    "lieDownFloor": "lie down on the floor",
+    "rotateArmsBothBackward1Reps": "rotate both arms backward",
+    "sneak2StepsLStart": "sneak forward",
+    "squat1Reps": "squat",
+    "throwBasketball": "throw a basketball",
+}
 _PREFIX_RE = re.compile(r"^dataset-\d+_")
 _MAX_PARENTS = 3
 
 
 def load_labels(bvh_path: str | Path) -> Labels:
-    """Labels for one BVH file, from the label files beside it (empty when there are none).
+    """Labels for one motion file, from its name or the label files beside it (empty when
+    there are none).
 
     Example:
         >>> load_labels("/nonexistent/walk.bvh")
         Labels(content='', style='', description='')
+        >>> load_labels("hdm05/HDM_bd_squat1Reps_001_120.amc").text()
+        'squat'
     """
     path = Path(bvh_path)
+    hdm05 = _HDM05_NAME_RE.match(path.stem)
+    if hdm05:
+        return hdm05_labels(hdm05.group(1))
     json_path = path.with_suffix(".json")
     if json_path.is_file():
         return _bandai_namco_labels(json_path)
@@ -48,6 +74,20 @@ def load_labels(bvh_path: str | Path) -> Labels:
             key = (int(match.group(1)), int(match.group(2)))
             return Labels(description=_cmu_index(str(index)).get(key, ""))
     return Labels()
+
+
+def hdm05_labels(motion_class: str) -> Labels:
+    """Labels of an HDM05 motion class: the class, and its description (the class name's
+    words, lower case, for a class ``HDM05_DESCRIPTIONS`` lacks).
+
+    Example:
+        >>> hdm05_labels("lieDownFloor").description
+        'lie down on the floor'
+        >>> hdm05_labels("cartwheelLHandStart1Reps").text()
+        'cartwheel l hand start 1 reps'
+    """
+    words = " ".join(w.lower() for w in _CAMEL_RE.findall(motion_class))
+    return Labels(content=motion_class, description=HDM05_DESCRIPTIONS.get(motion_class, words))
 
 
 def _bandai_namco_labels(json_path: Path) -> Labels:

@@ -1,4 +1,4 @@
-"""Retargeting a BVH skeleton onto the 22-joint SMPL layout, by joint-name tables.
+"""Retargeting a BVH or ASF/AMC skeleton onto the 22-joint SMPL layout, by joint-name tables.
 
 One table per rig maps SMPL joint names to the rig's joint names (never indices); the rig is
 detected from the names. Joints a rig lacks are interpolated along their chain and marked
@@ -17,6 +17,8 @@ source bone. The T-pose frames ``G_j``:
 
 - branching joints (pelvis, spine3): the Procrustes fit of the directions to their children
   (the joint's own frame, zero pose) onto the template's, which fixes facing and left/right;
+  a table may give the pelvis frame instead (``rest_deg["pelvis"]``: the ASF's zero pose is
+  upright and faces +Z by definition, while its hip joints sit in front of the root);
 - the head: spine3's frame (the head continues the chest, not the tilted neck bone);
 - every other joint: its mapped parent's frame times the rig's T-pose rotation for it
   (``RigTable.rest_deg``; identity where the zero pose already has the T-pose relation),
@@ -44,7 +46,7 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -70,8 +72,23 @@ from edgesdk.body.skeleton import (
 )
 from edgesdk.errors import EdgeSDKError
 
-if TYPE_CHECKING:
-    from edgesdk.data.bvh import BvhMotion
+
+class SourceMotion(Protocol):
+    """What retargeting reads from a parsed motion file (``BvhMotion``, ``AsfAmcMotion``):
+    its joint names and their forward kinematics in the file's own axes and units."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def names(self) -> tuple[str, ...]: ...
+
+    @property
+    def num_frames(self) -> int: ...
+
+    def fk(
+        self, joints: list[int] | None = None, zero_pose: bool = False
+    ) -> tuple[Tensor, Tensor]: ...
 
 
 @dataclass(frozen=True)
@@ -84,7 +101,9 @@ class RigTable:
         rest_deg: SMPL joint name -> that rig joint's rotation in the rig's T-pose relative to
             its mapped parent, intrinsic XYZ Euler degrees (see ``calibrate_rest_deg``);
             joints not listed keep their zero-pose relation. ``{}``: the zero pose is the
-            T-pose. None: estimated from each clip.
+            T-pose. None: estimated from each clip. An entry for ``"pelvis"`` is the root's
+            T-pose frame relative to the file's axes (used by calibration too), in place of
+            the fit to its children.
     """
 
     name: str
@@ -159,9 +178,41 @@ MIXAMO = RigTable(
     },
     rest_deg={},  # Mixamo's zero pose is its T-pose
 )  # fmt: skip
+# The CMU / HDM05 ASF skeleton (31 bones) as ``edgesdk.data.asf_amc`` exposes it: joint ``b`` at
+# the start of bone ``b``. The lower back starts at the root, so spine1 sits on the pelvis (a
+# zero-length bone, rigid like the ASF's). The clavicles start on the midline at the neck's base
+# (where the neck starts), so mapping them would put neck and both collars on one point and
+# leave the chest's facing undetermined: the collars are interpolated between the chest and
+# the shoulders instead (HDM05's clavicle dofs are always zero). The ASF's two neck bones
+# share SMPL's one: the neck is the lower neck, the head the head bone (its own rotation).
+CMU_ASF = RigTable(
+    "cmu-asf",
+    {
+        "pelvis": "root", "spine1": "lowerback", "spine2": "upperback", "spine3": "thorax",
+        "neck": "lowerneck", "head": "head",
+        **{
+            side + name: prefix + bone
+            for side, prefix in (("left_", "l"), ("right_", "r"))
+            for name, bone in (
+                ("hip", "femur"), ("knee", "tibia"), ("ankle", "foot"), ("foot", "toes"),
+                ("shoulder", "humerus"), ("elbow", "radius"), ("wrist", "wrist"),
+            )
+        },
+    },
+    # The pelvis: the ASF's zero pose is the upright T-pose facing +Z (a fit to the hip joints,
+    # which sit in front of the root, would pitch it by 13-22 degrees). The rest:
+    # calibrate_rest_deg over the 188 HDM05 clips (halves agree within 1 deg; each actor has
+    # its own skeleton, and the three actors' own calibrations differ from it by up to 11 deg).
+    rest_deg={
+        "pelvis": (0.0, 0.0, 0.0),
+        "left_hip": (1.1, 0.1, -14.4), "right_hip": (1.1, 0.3, 14.4),
+        "spine1": (14.6, -0.4, -2.5), "neck": (43.3, -5.2, -3.6),
+        "left_shoulder": (31.2, 5.6, -6.0), "right_shoulder": (31.4, -1.5, 3.4),
+    },
+)  # fmt: skip
 # edgesdk's own layout, as written by ``edgesdk.data.bvh.write_bvh``: the zero pose is the T-pose.
 SMPL = RigTable("smpl", {name: name for name in JOINT_NAMES}, rest_deg={})
-RIGS: dict[str, RigTable] = {t.name: t for t in (BANDAI_NAMCO, CMU_ICLONE, MIXAMO, SMPL)}
+RIGS: dict[str, RigTable] = {t.name: t for t in (BANDAI_NAMCO, CMU_ICLONE, MIXAMO, CMU_ASF, SMPL)}
 
 # Chain-interior joints a rig may lack (interpolated); every other joint is required.
 OPTIONAL_JOINTS: frozenset[str] = frozenset(
@@ -300,7 +351,7 @@ def detect_unit_scale(body_size: float, where: str = "") -> float:
 
 
 def retarget(
-    bvh: BvhMotion, up_axis: str | None = None, unit_scale: float | None = None
+    bvh: SourceMotion, up_axis: str | None = None, unit_scale: float | None = None
 ) -> Retargeted:
     """Map a parsed BVH onto the 22-joint layout (see the module docstring for the method).
 
@@ -388,6 +439,18 @@ def _next_mapped(j: int, mapped: tuple[bool, ...]) -> list[int]:
     return [next(k for k in rest if mapped[k]) for rest in _LINKS[j]]
 
 
+def _away_from(
+    j: int, k: int, P_zero: Tensor, src_of: dict[int, int], mapped: tuple[bool, ...]
+) -> int:
+    """``k``, or the next mapped joint down its chain while ``k`` lies on ``j`` (zero pose)."""
+    while float((P_zero[src_of[k]] - P_zero[src_of[j]]).norm()) == 0.0:
+        following = _next_mapped(k, mapped)
+        if not following:
+            break
+        k = following[0]
+    return k
+
+
 def _mapped_parent(j: int, mapped: tuple[bool, ...]) -> int:
     p = PARENTS[j]
     while not mapped[p]:
@@ -411,8 +474,9 @@ def _bone_dirs(
 ) -> tuple[Tensor, Tensor]:
     """Unit directions ``[K, 3]`` from joint ``j`` to the first mapped joint down each chain
     leaving it (primary first): in the source joint's own frame in the zero pose (where every
-    frame is the world's), and in the SMPL template."""
-    targets = _next_mapped(j, mapped)
+    frame is the world's), and in the SMPL template. A mapped joint on ``j`` itself (the
+    ASF's lower back starts at the root) has no direction: the next mapped one is used."""
+    targets = [_away_from(j, k, P_zero, src_of, mapped) for k in _next_mapped(j, mapped)]
     if not targets:
         empty = torch.zeros((0, 3), dtype=torch.float64)
         return empty, empty
@@ -433,11 +497,15 @@ def _tpose_frames(
     +Z. From the table's calibrated rest rotations, or estimated from this clip when the
     table has none (or ``estimate``)."""
     rest = None if estimate else table.rest_deg
+    root_rest = (table.rest_deg or {}).get("pelvis")
     G: dict[int, Tensor] = {}
     for j in range(NUM_JOINTS):
         if not mapped[j]:
             continue
         local, template = _bone_dirs(j, P_zero, src_of, mapped)
+        if j == _PELVIS and root_rest is not None:
+            G[j] = _euler_xyz_deg(root_rest)
+            continue
         if len(local) > 1:
             G[j] = procrustes_rotation(local, template)
             continue
@@ -479,7 +547,7 @@ def _hinge_twist(
     return axis_angle_to_matrix(d * angle) @ G_prox
 
 
-def calibrate_rest_deg(motions: Iterable[BvhMotion]) -> dict[str, tuple[float, float, float]]:
+def calibrate_rest_deg(motions: Iterable[SourceMotion]) -> dict[str, tuple[float, float, float]]:
     """Estimate a rig's T-pose rotations for ``RigTable.rest_deg`` from many of its clips.
 
     Per clip, the joints whose twist the zero pose cannot give (``CALIBRATED_JOINTS``) start
@@ -561,7 +629,9 @@ def _smpl_rotations(
             continue
         R = Rsrc[:, j] @ G[j].T
         targets = _next_mapped(j, mapped)
-        if targets:
+        # A zero-length bone (the ASF's lower back starts at the root) has no direction to
+        # swing onto: its rotation is the source's.
+        if targets and float((P_zero[src_of[targets[0]]] - P_zero[src_of[j]]).norm()) > 0:
             k = targets[0]
             bone_local = _unit(P_zero[src_of[k]] - P_zero[src_of[j]])
             u = G[j] @ bone_local  # the bone's direction in the SMPL joint frame

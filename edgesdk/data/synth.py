@@ -12,11 +12,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from edgesdk.data.bvh import load_clip
 from edgesdk.data.recording import write_take
 from edgesdk.data.sensors import KINDS, DeviceSpec, simulate_take
 from edgesdk.data.slots import SLOTS
-from edgesdk.data.sources import list_bvh
+from edgesdk.data.sources import list_motion_files, load_motion
 from edgesdk.errors import EdgeSDKError
 
 _TYPICAL = {
@@ -54,14 +53,14 @@ def synthesize_dir(
     progress: bool = True,
 ) -> list[Path]:
     """One take folder per clip under ``out`` (each written atomically); returns the folders."""
-    files = [data] if data.is_file() else list_bvh(data)
+    files = [data] if data.is_file() else list_motion_files(data)
     if not files:
-        raise EdgeSDKError(f"{data}: no .bvh files found")
+        raise EdgeSDKError(f"{data}: no .bvh files found (nor .amc)")
     files = files[:limit] if limit is not None else files
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for i, path in enumerate(tqdm(files, desc="synth", disable=not progress)):
-        clip = load_clip(path)
+        clip = load_motion(path)
         take = simulate_take(clip, devices, seed=seed + i)
         written.append(write_take(take, out / clip.name, overwrite=True))
     return written

@@ -1,7 +1,8 @@
 """Data for training and evaluation: clips split by file, cached, and batched.
 
-Parsing 600 BVH files and retargeting them takes a while, so the clips of a data folder are
-cached (a plain ``.npz`` keyed by the folder's fingerprint, read without pickle:
+Parsing a thousand motion files (BVH and ASF/AMC) and retargeting them takes a while, so the
+clips of a data folder are cached (a plain ``.npz`` keyed by the folder's fingerprint: its
+motion files and the ``.asf`` skeletons they use; read without pickle:
 ``edgesdk.train.clip_cache``) under ``$EDGESDK_CACHE`` or ``~/.cache/edgesdk``; a changed file
 changes the fingerprint and invalidates the cache, and an unusable cache file is rebuilt.
 """
@@ -24,10 +25,9 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
-from edgesdk.data.bvh import load_clip
 from edgesdk.data.clip import Clip
 from edgesdk.data.slots import SLOT_INDEX
-from edgesdk.data.sources import list_bvh
+from edgesdk.data.sources import list_motion_files, load_motion, skeleton_files
 from edgesdk.data.windows import WindowConfig, WindowDataset, split_by_file
 from edgesdk.errors import EdgeSDKError
 from edgesdk.models.base import MotionModel, collate
@@ -36,6 +36,16 @@ from edgesdk.train.clip_cache import CacheError, read_cache, warn_rebuild, write
 
 FPS = 30.0
 _CACHE_VERSION = 1  # part of the data fingerprint; the file format is versioned in clip_cache
+# The importer's sources: a change in any of them invalidates cached clips.
+_IMPORTER_FILES = (
+    "bvh.py",
+    "asf.py",
+    "asf_amc.py",
+    "retarget.py",
+    "resample.py",
+    "clip.py",
+    "labels.py",
+)
 
 
 @dataclass(frozen=True)
@@ -51,13 +61,14 @@ def cache_dir() -> Path:
 
 
 def load_clips(files: Sequence[Path], progress: bool = True, workers: int = 2) -> list[Clip]:
-    """Parse and retarget BVH files at 30 Hz in a small process pool, in file order.
+    """Parse and retarget motion files (``.bvh``, ``.amc``) at 30 Hz in a small process pool,
+    in file order.
 
     The workers are spawned: each re-imports the calling script, so a script that calls
     this at top level, without ``if __name__ == "__main__":``, makes workers that die at
     start-up. A ``multiprocessing.Pool`` then replaces them forever (the call hangs); the
     executor used here reports them broken, and the clips are loaded in this process."""
-    load = partial(load_clip, fps=FPS)
+    load = partial(load_motion, fps=FPS)
     desc = "load clips"
     if workers > 1 and len(files) >= 8:
         try:
@@ -82,7 +93,7 @@ def _importer_version() -> str:
 
     folder = Path(data_pkg.__file__).parent
     h = hashlib.sha256()
-    for name in ("bvh.py", "retarget.py", "resample.py", "clip.py", "labels.py"):
+    for name in _IMPORTER_FILES:
         h.update((folder / name).read_bytes())
     return h.hexdigest()[:12]
 
@@ -91,12 +102,13 @@ def load_clips_cached(
     data_dir: Path, limit: int | None = None, progress: bool = True
 ) -> tuple[list[Clip], str]:
     """All clips of a folder at 30 Hz, and the folder's data fingerprint."""
-    files = list_bvh(data_dir)
+    files = list_motion_files(data_dir)
     if not files:
-        raise EdgeSDKError(f"{data_dir}: no .bvh files found")
+        raise EdgeSDKError(f"{data_dir}: no .bvh files found (nor .amc)")
     if limit is not None:
         files = files[:limit]
-    fingerprint = fingerprint_files(files, {"fps": FPS, "cache_version": _CACHE_VERSION})
+    identity = [*files, *skeleton_files(files)]  # the same list as before for BVH-only folders
+    fingerprint = fingerprint_files(identity, {"fps": FPS, "cache_version": _CACHE_VERSION})
     path = cache_dir() / f"clips-{fingerprint[:16]}-{_importer_version()}.npz"
     if path.is_file():
         try:

@@ -1,12 +1,13 @@
 """Loading clips in worker processes: in order, and from a script a spawned worker cannot
 import safely (no ``if __name__ == "__main__":``) without hanging; the clip cache: exact,
-never unpickled, rebuilt when unusable."""
+never unpickled, rebuilt when unusable, covering a folder mixing BVH and ASF/AMC files."""
 
 from __future__ import annotations
 
 import io
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,10 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgesdk.data.asf import example_asf_text
+from edgesdk.data.asf_amc import example_amc_text
 from edgesdk.data.clip import Clip
 from edgesdk.data.sources import list_bvh
+from edgesdk.train.checkpoint import fingerprint_files
 from edgesdk.train.clip_cache import CacheError, read_cache, write_cache
-from edgesdk.train.data import load_clips, load_clips_cached
+from edgesdk.train.data import _CACHE_VERSION, FPS, load_clips, load_clips_cached
 
 SCRIPT = """
 from pathlib import Path
@@ -141,3 +145,35 @@ def test_cache_with_nan_or_wrong_shapes_is_refused(small_data: Path, tmp_path: P
         np.savez(f, **arrays)
     with pytest.raises(CacheError, match="'offsets_m' has shape"):
         read_cache(path, fingerprint)
+
+
+def test_cache_covers_amc_files_and_their_skeletons(
+    cmu_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EDGESDK_CACHE", str(tmp_path / "cache"))
+    data = tmp_path / "data"
+    data.mkdir()
+    for path in list_bvh(cmu_dir)[:2]:
+        shutil.copy(path, data / path.name)
+    _, bvh_fingerprint = load_clips_cached(data, progress=False)
+    # A BVH-only folder keeps the fingerprint it had before ASF/AMC (checkpoints record it).
+    extra = {"fps": FPS, "cache_version": _CACHE_VERSION}
+    assert bvh_fingerprint == fingerprint_files(list_bvh(data), extra)
+
+    (data / "HDM_xy.asf").write_text(example_asf_text())
+    for k in range(2):
+        (data / f"HDM_xy_squat1Reps_{k:03d}_120.amc").write_text(example_amc_text(41))
+    clips, fingerprint = load_clips_cached(data, progress=False)
+    assert fingerprint != bvh_fingerprint and len(clips) == 4
+    assert [c.rig for c in clips] == ["cmu-iclone"] * 2 + ["cmu-asf"] * 2
+    assert all(c.fps == FPS for c in clips) and clips[-1].num_frames == 11
+    cached = sorted((tmp_path / "cache").glob("clips-*.npz"))
+    assert len(cached) == 2
+    again, same = load_clips_cached(data, progress=False)  # from the cache
+    assert same == fingerprint and len(sorted((tmp_path / "cache").glob("clips-*.npz"))) == 2
+    np.testing.assert_array_equal(again[-1].global_pos_m, clips[-1].global_pos_m)
+    # A changed skeleton changes every clip on it: a new fingerprint, not the stale cache.
+    (data / "HDM_xy.asf").write_text(example_asf_text(length_unit=0.5))
+    resized, changed = load_clips_cached(data, progress=False)
+    assert changed != fingerprint
+    assert resized[-1].offsets_m[0, 1] < 0.95 * clips[-1].offsets_m[0, 1]
