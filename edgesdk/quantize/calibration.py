@@ -41,8 +41,9 @@ def windows(
     model: MotionModel, clips: Sequence[Clip], limit: int | None = None, seed: int = 0
 ) -> list[dict[str, Any]]:
     """Non-overlapping windows (batch 1) of ``clips`` with the model's inputs; devices are
-    drawn per window (1-3 of the model's slots) and drop in and out as in evaluation."""
-    cfg = window_config_for(model, seed=seed)
+    drawn per window (1-3 of the model's slots) and drop in and out as in evaluation, with
+    the errors of real devices (the distribution a deployed artifact sees)."""
+    cfg = window_config_for(model, seed=seed, devices="realistic", head="slam")
     cfg = dataclasses.replace(cfg, stride=cfg.window)
     ds = WindowDataset(list(clips), cfg, train=False)
     encoder = None
