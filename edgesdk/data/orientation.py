@@ -14,10 +14,18 @@ sample, where numpy's per-call overhead on 3-vectors would cost more than the ma
   and a walking thigh's steps average out in the world frame while gravity stays, so this
   is far less fooled by periodic motion than correcting with each sample's acceleration
   (on the attitude benchmark's swinging trial, 6 instead of 15 degrees median tilt error);
-- the integral term ``ki`` learns the gyroscope's bias about the axes gravity observes;
-- a stand-still (``still_s`` of gyro below ``still_rads`` and ``|acc|`` within 2 % of ``g``)
-  sets the bias on all three axes, the vertical one included, to the stand-still's mean gyro,
-  and levels fast (``kp_still``);
+- the integral term ``ki`` learns the gyroscope's bias about the axes gravity observes, but
+  only from calm samples (angular rate below ``calm_rads`` and ``|acc|`` within ``calm_acc``
+  of ``g``): in motion, what the accelerometer says about gravity is off by a few degrees in
+  a way that follows the motion (a pocket phone's thigh swing, a hand's arc), and an integral
+  fed all samples learns that as bias (on the attitude benchmark, up to 0.1 rad/s wrong while
+  running, where the true bias is constant);
+- a stand-still (``still_s`` of gyro within ``still_rads`` of its mean and ``|acc|`` within
+  2 % of ``g``) sets the bias on all three axes, the vertical one included, to the
+  stand-still's mean gyro, and levels fast (``kp_still``); a raw gyro's bias may be larger
+  than ``still_rads``, so the test is on the gyro's spread, not its size (a mean beyond
+  ``max_bias_rads`` is a steady turn; one far from the bias learnt so far must last
+  ``4 * still_s``);
 - the first ``warmup_s`` levels fast too (``kp_warmup``), so a stream that starts in motion
   converges.
 
@@ -54,11 +62,13 @@ class ImuFilter:
         self,
         *,
         kp: float = 1.0,
-        ki: float = 0.05,
+        ki: float = 0.5,
         tau_s: float = 1.0,
         kp_still: float = 5.0,
         kp_warmup: float = 10.0,
         warmup_s: float = 1.0,
+        calm_rads: float = 0.5,
+        calm_acc: float = 0.05,
         still_rads: float = 0.06,
         still_s: float = 0.5,
         max_bias_rads: float = 0.2,
@@ -67,6 +77,8 @@ class ImuFilter:
         self.kp, self.ki, self.kp_still, self.kp_warmup = kp, ki, kp_still, kp_warmup
         self.tau_s = tau_s
         self.warmup_ns = round(warmup_s * 1e9)
+        self.calm_rads2 = calm_rads * calm_rads
+        self.calm_dev = calm_acc * GRAVITY_MPS2
         self.still_rads2 = still_rads * still_rads
         self.still_ns = round(still_s * 1e9)
         self.max_bias = max_bias_rads
@@ -112,7 +124,9 @@ class ImuFilter:
         dt = min(dt_ns * 1e-9, self.max_dt_s)
         b = self.bias
         wx, wy, wz = gx - b[0], gy - b[1], gz - b[2]
-        still = self._still(t_ns, ax, ay, az, gx, gy, gz, wx * wx + wy * wy + wz * wz)
+        dev = abs(math.sqrt(ax * ax + ay * ay + az * az) - GRAVITY_MPS2)
+        still = self._still(t_ns, dev, gx, gy, gz)
+        calm = not still and dev < self.calm_dev and wx * wx + wy * wy + wz * wz < self.calm_rads2
         warm = t_ns - self.t0_ns < self.warmup_ns
         w, x, y, z = q
         # the specific force in the world frame (R(q) acc), low-passed
@@ -131,7 +145,7 @@ class ImuFilter:
             ey = 2.0 * (x * y - w * z) * ex_w + (1.0 - 2.0 * (x * x + z * z)) * ey_w
             ez = 2.0 * (x * z + w * y) * ex_w + 2.0 * (y * z - w * x) * ey_w
             kp = self.kp_still if still else self.kp_warmup if warm else self.kp
-            if self.ki > 0.0 and not still:
+            if calm and self.ki > 0.0:
                 k, lim = self.ki * dt, self.max_bias
                 b[0] = min(lim, max(-lim, b[0] - k * ex))
                 b[1] = min(lim, max(-lim, b[1] - k * ey))
@@ -140,23 +154,19 @@ class ImuFilter:
         q = self.q = _integrate(q, wx, wy, wz, dt)
         return q
 
-    def _still(
-        self,
-        t_ns: int,
-        ax: float,
-        ay: float,
-        az: float,
-        gx: float,
-        gy: float,
-        gz: float,
-        w2: float,
-    ) -> bool:
-        """Track stand-stills; from ``still_s`` into one on, the bias is its mean gyro."""
-        dev = abs(math.sqrt(ax * ax + ay * ay + az * az) - GRAVITY_MPS2)
-        if w2 >= self.still_rads2 or dev > 0.02 * GRAVITY_MPS2:
+    def _still(self, t_ns: int, dev: float, gx: float, gy: float, gz: float) -> bool:
+        """Track stand-stills (``dev``: ``||acc| - g|``); from ``still_s`` into one on (from
+        ``4 * still_s`` when its mean gyro is far from the bias so far), the bias is its mean
+        gyro."""
+        s = self._still_sum
+        if dev > 0.02 * GRAVITY_MPS2:
             self._still_since = None
             return False
-        s = self._still_sum
+        if self._still_since is not None:
+            n = s[3]
+            dx, dy, dz = gx - s[0] / n, gy - s[1] / n, gz - s[2] / n
+            if dx * dx + dy * dy + dz * dz >= self.still_rads2:
+                self._still_since = None
         if self._still_since is None:
             self._still_since = t_ns
             s[0], s[1], s[2], s[3] = gx, gy, gz, 1
@@ -165,13 +175,20 @@ class ImuFilter:
         s[1] += gy
         s[2] += gz
         s[3] += 1
-        if t_ns - self._still_since < self.still_ns:
+        held = t_ns - self._still_since
+        if held < self.still_ns:
+            return False
+        n, b = s[3], self.bias
+        mx, my, mz = s[0] / n, s[1] / n, s[2] / n
+        if mx * mx + my * my + mz * mz > self.max_bias * self.max_bias:
+            return False  # a steady turn, not a bias
+        dx, dy, dz = mx - b[0], my - b[1], mz - b[2]
+        if dx * dx + dy * dy + dz * dz >= self.still_rads2 and held < 4 * self.still_ns:
             return False
         if self._counted != self._still_since:
             self._counted = self._still_since
             self.still_updates += 1
-        n, b = s[3], self.bias
-        b[0], b[1], b[2] = s[0] / n, s[1] / n, s[2] / n
+        b[0], b[1], b[2] = mx, my, mz
         return True
 
 

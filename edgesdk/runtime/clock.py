@@ -8,6 +8,11 @@ the estimator keeps the smallest ``d`` of each one-second bucket of device time 
 least-squares slope through those minima and puts the line through the lowest of them. With
 at least one undelayed sample per bucket the mapping is exact.
 
+The line is kept as an integer point, the first sample's ``(t_dev, d)``, plus a small float
+intercept and slope about it, and every mapping adds the large integer parts exactly: device
+stamps in UNIX-epoch nanoseconds (about 1.7e18, where a float64 step is 256 ns) still map to
+the nanosecond, so a replayed take's first sample is at session time 0.
+
 Example:
     >>> sync = ClockSync()
     >>> for k in range(5):   # the device clock reads 1e12 + k * 10 ms, 2 ms of delay or none
@@ -31,8 +36,9 @@ class ClockSync:
         # [bucket index, t_dev of the minimum, minimum of t_recv - t_dev]
         self._mins: deque[list[int]] = deque(maxlen=max(2, buckets))
         self._ref = 0  # t_dev origin of the fit (keeps the floats small)
+        self._dref = 0  # d origin of the fit: d = _dref + _intercept + _slope (t_dev - _ref)
         self._slope = 0.0
-        self._intercept = 0.0  # d at t_dev = _ref
+        self._intercept = 0.0  # d - _dref at t_dev = _ref
         self._dirty = False
         self._version = 0  # changes whenever the mapping may have changed
 
@@ -43,6 +49,7 @@ class ClockSync:
     def reset(self) -> None:
         self._mins.clear()
         self._slope, self._intercept, self._dirty = 0.0, 0.0, False
+        self._ref = self._dref = 0
         self._version += 1
 
     def observe_if_consistent(self, t_dev: int, t_recv: int, jump_ns: int) -> bool:
@@ -53,7 +60,7 @@ class ClockSync:
             if self._dirty:
                 self._fit()
             d = t_recv - t_dev
-            if abs(d - self._intercept - self._slope * (t_dev - self._ref)) > jump_ns:
+            if abs(d - self._dref - self._intercept - self._slope * (t_dev - self._ref)) > jump_ns:
                 return False
             newest = mins[-1]
             if t_dev // self.bucket_ns == newest[0]:  # inlined observe: the usual case
@@ -70,7 +77,7 @@ class ClockSync:
         b = t_dev // self.bucket_ns
         mins = self._mins
         if not mins:
-            self._ref = t_dev
+            self._ref, self._dref = t_dev, d
         if not mins or b > mins[-1][0]:
             mins.append([b, t_dev, d])
             self._dirty = True
@@ -91,16 +98,19 @@ class ClockSync:
             self._dirty = True
 
     def expected_delta(self, t_dev: int) -> float:
-        """The fitted ``t_recv - t_dev`` at ``t_dev`` (the offset there)."""
+        """The fitted ``t_recv - t_dev`` at ``t_dev`` (the offset there) as a float, so only to
+        about 256 ns when it is epoch-sized: ``offset_ns`` and ``to_session`` are exact."""
         if self._dirty:
             self._fit()
-        return self._intercept + self._slope * (t_dev - self._ref)
+        return self._dref + self._intercept + self._slope * (t_dev - self._ref)
 
     def offset_ns(self, t_dev: int | None = None) -> int:
         """The offset (session minus device clock, ns) at ``t_dev`` (default: the latest)."""
         if t_dev is None:
             t_dev = self._mins[-1][1] if self._mins else 0
-        return round(self.expected_delta(t_dev))
+        if self._dirty:
+            self._fit()
+        return self._dref + round(self._intercept + self._slope * (t_dev - self._ref))
 
     def version(self) -> int:
         """A number that changes whenever the mapping does (for callers' caches)."""
@@ -115,14 +125,17 @@ class ClockSync:
 
     def to_session(self, t_dev: int) -> int:
         """A device time in session time (ns)."""
-        return t_dev + round(self.expected_delta(t_dev))
+        if self._dirty:
+            self._fit()
+        return t_dev + self._dref + round(self._intercept + self._slope * (t_dev - self._ref))
 
     def to_device(self, t_session: int) -> int:
         """A session time in device time (ns), inverting ``to_session``."""
         if self._dirty:
             self._fit()
-        # t_s = t_d + i + s (t_d - ref)  =>  t_d = (t_s - i + s ref) / (1 + s)
-        return round((t_session - self._intercept + self._slope * self._ref) / (1.0 + self._slope))
+        # t_s = t_d + dref + i + s (t_d - ref)  =>  t_d - ref = (t_s - ref - dref - i) / (1 + s)
+        x = (t_session - self._ref - self._dref - self._intercept) / (1.0 + self._slope)
+        return self._ref + round(x)
 
     def _fit(self) -> None:
         if not self._dirty:
@@ -130,13 +143,14 @@ class ClockSync:
         self._dirty = False
         self._version += 1
         pts = list(self._mins)
+        ref, dref = self._ref, self._dref
         if len(pts) >= 3:
-            xs = [float(p[1] - self._ref) for p in pts]
-            ys = [float(p[2]) for p in pts]
+            xs = [float(p[1] - ref) for p in pts]
+            ys = [float(p[2] - dref) for p in pts]
             mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
             sxx = sum((x - mx) ** 2 for x in xs)
             slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
             self._slope = slope if abs(slope) < 1e-3 else 0.0  # > 1000 ppm: not a clock
         else:
             self._slope = 0.0
-        self._intercept = min(float(p[2]) - self._slope * (p[1] - self._ref) for p in pts)
+        self._intercept = min(float(p[2] - dref) - self._slope * (p[1] - ref) for p in pts)

@@ -69,6 +69,78 @@ def test_filter_learns_the_gyro_bias_at_a_stand_still() -> None:
     assert angle < 0.01
 
 
+def test_stand_still_learns_a_raw_gyro_bias_larger_than_still_rads() -> None:
+    f = ImuFilter()  # a raw (uncalibrated) phone gyro: iPhone 5's x bias is about 0.1 rad/s
+    bias = (0.1, -0.05, 0.03)
+    for i in range(150):  # 1.5 s: too short for a bias this far from the one learnt so far
+        f.update(i * 10_000_000, (0.0, 0.0, 9.80665), bias)
+    assert f.still_updates == 0
+    for i in range(150, 300):
+        f.update(i * 10_000_000, (0.0, 0.0, 9.80665), bias)
+    assert np.allclose(f.bias, bias, atol=1e-9) and f.still_updates == 1
+
+
+def test_a_steady_turn_is_not_taken_for_a_bias() -> None:
+    f = ImuFilter()  # lying flat on a turntable at 0.5 rad/s (beyond max_bias_rads)
+    for i in range(500):
+        q = f.update(i * 10_000_000, (0.0, 0.0, 9.80665), (0.0, 0.0, 0.5))
+    assert f.still_updates == 0 and f.bias == [0.0, 0.0, 0.0]
+    turned = 2 * math.degrees(math.atan2(q[3], q[0]))
+    assert abs(turned - math.degrees(0.5 * 4.99)) < 0.01
+
+
+def _slow_turns(n: int, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rates (rad/s) of a phone turned slowly by hand and its orientations, ``[n, 3]``, and
+    ``[n, 4]``."""
+    t = np.arange(n) * dt
+    w = np.stack(
+        [0.3 * np.sin(0.7 * t), 0.25 * np.sin(0.43 * t + 1), 0.2 * np.sin(0.31 * t + 2)], 1
+    )
+    q = [np.array([1.0, 0.0, 0.0, 0.0])]
+    for k in range(n - 1):
+        half = 0.5 * w[k] * dt
+        a = float(np.linalg.norm(half))
+        d = np.r_[math.cos(a), math.sin(a) * half / a]
+        p = q[-1]
+        q.append(
+            np.array(
+                [
+                    p[0] * d[0] - p[1:] @ d[1:],
+                    *(p[0] * d[1:] + d[0] * p[1:] + np.cross(p[1:], d[1:])),
+                ]
+            )
+        )
+    return w, np.array(q)
+
+
+def test_the_bias_is_learnt_from_calm_motion() -> None:
+    rng = np.random.default_rng(0)
+    n, dt = 9000, 0.01  # 90 s turned slowly by hand, never still
+    w, q_true = _slow_turns(n, dt)
+    up = np.stack([_up(q) for q in q_true])
+    acc = 9.80665 * up + rng.normal(0.0, 0.05, (n, 3))
+    bias = np.array([0.1, -0.05, 0.03])
+    gyro = w + bias + rng.normal(0.0, 0.005, (n, 3))
+    f = ImuFilter()
+    tilts = []
+    for i in range(n):
+        q = f.update(i * 10_000_000, acc[i].tolist(), gyro[i].tolist())
+        if i >= n - 3000:
+            tilts.append(_tilt_deg(q, q_true[i]))
+    assert f.still_updates == 0
+    assert np.allclose(f.bias, bias, atol=0.005), f.bias
+    assert np.median(tilts) < 0.5, np.median(tilts)
+
+
+def test_motion_does_not_teach_a_bias() -> None:
+    """The specific force of a moving device is not gravity: a steady 1.2 g along a tilted
+    direction (a phone carried round a bend) tilts the estimate, but teaches no bias."""
+    f = ImuFilter()
+    for i in range(3000):
+        f.update(i * 10_000_000, (3.0, 0.0, 11.4), (0.0, 0.0, 0.0))
+    assert f.bias == [0.0, 0.0, 0.0]
+
+
 def test_user_acceleration_without_quat_is_dropped() -> None:
     session, _ = recording_session()
     session.add_device("w", kind="watch", acc="user")

@@ -5,6 +5,7 @@ written atomically; a realtime replay keeps pace."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from edgesdk.runtime.backends import open_backend
 from edgesdk.runtime.offline import offline_inputs, run_offline, yaw_aligned_mpjpe_mm
 from edgesdk.runtime.replay import frames_array, replay
 from edgesdk.runtime.scenario import with_gap
-from tests.runtime.common import simulated_take, three_devices
+from tests.runtime.common import RecordingBackend, simulated_take, three_devices
 
 SLOTS = ("head", "left_wrist", "right_pocket")
 GAP = (8.0, 13.0)
@@ -87,3 +88,19 @@ def test_realtime_replay_keeps_pace(walk: Clip, ego_onnx: Path, tmp_path: Path) 
     assert len(frames) >= 85
     assert np.median([f.latency_ns for f in frames]) < 60_000_000
     assert len((take_dir / "poses.jsonl").read_text().splitlines()) == len(frames) + 1
+
+
+def test_epoch_stamped_take_replays_from_time_zero(walk: Clip, tmp_path: Path) -> None:
+    """Real imported takes stamp samples in UNIX-epoch nanoseconds (about 1.66e18, where a
+    float64 step is 256 ns): their frames are those of the same take stamped from 0, ``t_ns``
+    counted from the first sample, whichever way the stamps would round."""
+    _, take = simulated_take(walk, 4.0, [DeviceSpec.phone(), DeviceSpec.watch()], seed=5)
+    plain = replay(RecordingBackend(), write_take(take, tmp_path / "plain"))
+    expected = [(f.t_ns, sorted(f.devices)) for f in plain]
+    assert expected[0][0] == 0
+    for j in range(4):  # 64 ns apart: float64 rounds some of these up, some down
+        epoch = 1_660_000_000_123_456_789 + 64 * j
+        streams = {d: dataclasses.replace(s, t_ns=s.t_ns + epoch) for d, s in take.streams.items()}
+        folder = write_take(dataclasses.replace(take, streams=streams), tmp_path / f"epoch{j}")
+        frames = replay(RecordingBackend(), folder)
+        assert [(f.t_ns, sorted(f.devices)) for f in frames] == expected, j
