@@ -122,6 +122,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         devices=args.devices,
         head=args.head,
+        oversample=_parse_stage_epochs(args.oversample, "--oversample", least=1),
     )
     out = train(config)
     print(json.dumps({"checkpoint": str(out)}))
@@ -189,12 +190,14 @@ def _parse_overrides(items: Sequence[str]) -> dict[str, object]:
     return out
 
 
-def _parse_stage_epochs(items: Sequence[str]) -> dict[str, int]:
-    """``stage=N`` pairs with N a non-negative integer."""
+def _parse_stage_epochs(
+    items: Sequence[str], flag: str = "--stage-epochs", least: int = 0
+) -> dict[str, int]:
+    """``name=N`` pairs with N an integer of at least ``least``."""
     out: dict[str, int] = {}
     for key, value in _parse_overrides(items).items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise EdgeSDKError(f"--stage-epochs {key}={value!r}: expected a non-negative integer")
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise EdgeSDKError(f"{flag} {key}={value!r}: expected an integer >= {least}")
         out[key] = value
     return out
 
@@ -205,6 +208,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="folder of .bvh/.amc files")
     parser.add_argument("--out", required=True, help="checkpoint folder")
     parser.add_argument("--epochs", type=int, default=10, help="epochs per training stage")
+    parser.add_argument(
+        "--oversample",
+        action="append",
+        default=[],
+        metavar="FOLDER=N",
+        help="windows of clips in this source folder N times per epoch (e.g. hdm05=4)",
+    )
     parser.add_argument(
         "--stage-epochs",
         action="append",

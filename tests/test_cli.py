@@ -73,7 +73,7 @@ TRAIN_ARGS = ["train", "--model", "mlp-baseline", "--data", str(CLIP), "--out", 
         (["data", "show", str(CLIP), "--out", "/nonexistent/dir/a.gif"], "does not exist"),
         (
             [*TRAIN_ARGS, "--stage-epochs", "main=two"],
-            "main='two': expected a non-negative integer",
+            "main='two': expected an integer >= 0",
         ),
     ],
 )

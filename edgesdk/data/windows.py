@@ -76,6 +76,9 @@ class WindowConfig:
     devices: str = "clean"
     # "mocap": the head joint plus ``head_pos_noise_std_m``; "slam": glasses' SLAM trajectory.
     head: str = "mocap"
+    # Training only: the windows of clips from these source folders come this many times per
+    # epoch (e.g. (("hdm05", 4),): its squats, bending and lying down are rare poses).
+    oversample: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_active <= self.max_active <= NUM_SLOTS:
@@ -92,6 +95,9 @@ class WindowConfig:
             raise EdgeSDKError(f"devices={self.devices!r}: must be one of {DEVICE_MODES}")
         if self.head not in HEAD_MODES:
             raise EdgeSDKError(f"head={self.head!r}: must be one of {HEAD_MODES}")
+        for folder, times in self.oversample:
+            if not isinstance(times, int) or times < 1:
+                raise EdgeSDKError(f"oversample {folder}={times!r}: must be an integer >= 1")
         if self.window < 2 or self.stride < 1:
             raise EdgeSDKError(f"window={self.window} and stride={self.stride} must be >= 2 and 1")
 
@@ -135,6 +141,12 @@ def split_by_file(
                 parts[part].append(parts["train"].pop(0))
     train, val, test = ([clips[i] for i in sorted(parts[k])] for k in ("train", "val", "test"))
     return train, val, test
+
+
+def _source_folder(clip: Clip) -> str:
+    """The folder a clip's file is in (``hdm05``, ``cmu``, ...)."""
+    parts = clip.source.replace("\\", "/").split("/")
+    return parts[-2] if len(parts) > 1 else ""
 
 
 def _file_hash(clip: Clip) -> float:
@@ -200,9 +212,11 @@ class WindowDataset(Dataset[dict[str, object]]):
         # Per-clip features, computed when a window of the clip is first read: a caller that
         # reads a few windows (calibration, a limited evaluation) does not pay for every clip.
         self.features: list[_ClipFeatures | None] = [None] * len(self._clips)
+        repeat = dict(config.oversample) if train else {}
         self.index = [
             (ci, start)
             for ci, c in enumerate(self._clips)
+            for _ in range(repeat.get(_source_folder(c), 1))
             for start in range(0, c.num_frames - config.window + 1, config.stride)
         ]
         self._subsets = _subsets_for(config)

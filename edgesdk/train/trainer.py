@@ -67,6 +67,7 @@ class TrainConfig:
     # the runtime, glasses' SLAM head trajectory; "clean" / "mocap" for ideal inputs.
     devices: str = "realistic"
     head: str = "slam"
+    oversample: dict[str, int] = field(default_factory=dict)  # source folder -> repeats
 
 
 class _LossModule(nn.Module):
@@ -110,7 +111,13 @@ def train(config: TrainConfig) -> Path:
     if callable(prepare):
         prepare([c.labels.text() for c in data.train])
         model = _rebuilt_after_prepare(model, config)
-    wcfg = window_config_for(model, seed=config.seed, devices=config.devices, head=config.head)
+    wcfg = window_config_for(
+        model,
+        seed=config.seed,
+        devices=config.devices,
+        head=config.head,
+        oversample=tuple(sorted(config.oversample.items())),
+    )
     text_encoder = default_text_encoder() if "text_emb" in input_names(model) else None
     train_ds = WindowDataset(data.train, wcfg, train=True)
     val_ds = WindowDataset(data.val, wcfg, train=False)
