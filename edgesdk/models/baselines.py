@@ -1,9 +1,12 @@
-"""Baselines the teachers must beat: a per-frame 2-layer MLP on the same inputs.
+"""Baselines the teachers must beat: a per-frame 2-layer MLP on exactly the inputs a teacher
+reads.
 
-``mlp-baseline`` reads the 5 IMU slots and their presence mask (what Ego4o, SAME and the
-students read); ``mlp-baseline-head`` reads the high-rate head IMU (what Head2Body reads),
-8 samples stacked per output frame. Neither looks at other frames: they measure how much the
-teachers gain from temporal context and their architectures.
+``mlp-baseline`` reads the 5 IMU slots and their presence mask (what Ego4o and its student
+read); ``mlp-baseline-same`` adds the head's 6DoF pose (SAME: the IMUs and the head pose,
+the head always present); ``mlp-baseline-headpose`` reads the head's 6DoF trajectory alone
+(MotionGRPO); ``mlp-baseline-head`` reads the high-rate head IMU (Head2Body), 8 samples
+stacked per output frame. None looks at other frames: they measure how much the teachers
+gain from temporal context and their architectures.
 
 Example:
     >>> from edgesdk.models import create_model
@@ -33,7 +36,8 @@ HEAD_HR_CHANNELS = 12
 @dataclass(frozen=True)
 class MLPBaselineConfig:
     name: str = "mlp-baseline"
-    inputs: str = "imu"  # "imu" (5 slots + mask) or "head_imu_hr" (head device at 8x rate)
+    # "imu" (5 slots + mask), "imu_head" (+ head 6DoF), "head" (head 6DoF) or "head_imu_hr"
+    inputs: str = "imu"
     hidden: int = 256
     dropout: float = 0.1
 
@@ -44,18 +48,25 @@ class MLPBaseline(MotionModel):
     def __init__(self, config: MLPBaselineConfig) -> None:
         super().__init__()
         self.config = config
+        imu_specs = (
+            TensorSpec(
+                "imu",
+                ("batch", "time", 5, 9),
+                units="m/s^2 | 6D",
+                description="acc_world_mps2 + R_world_sensor 6D per slot",
+            ),
+            TensorSpec("mask", ("batch", "time", 5), description="1 where present"),
+        )
+        head_spec = TensorSpec(
+            "head", ("batch", "time", 9), units="m, 6D", description="head 6DoF pose"
+        )
         inputs: tuple[TensorSpec, ...]
         if config.inputs == "imu":
-            in_dim = 5 * 9 + 5
-            inputs = (
-                TensorSpec(
-                    "imu",
-                    ("batch", "time", 5, 9),
-                    units="m/s^2 | 6D",
-                    description="acc_world_mps2 + R_world_sensor 6D per slot",
-                ),
-                TensorSpec("mask", ("batch", "time", 5), description="1 where present"),
-            )
+            in_dim, inputs = 5 * 9 + 5, imu_specs
+        elif config.inputs == "imu_head":
+            in_dim, inputs = 5 * 9 + 5 + 9, (*imu_specs, head_spec)
+        elif config.inputs == "head":
+            in_dim, inputs = 9, (head_spec,)
         elif config.inputs == "head_imu_hr":
             in_dim = HEAD_HR_FACTOR * HEAD_HR_CHANNELS
             inputs = (
@@ -67,7 +78,10 @@ class MLPBaseline(MotionModel):
                 ),
             )
         else:
-            raise ValueError(f"inputs must be 'imu' or 'head_imu_hr', got {config.inputs!r}")
+            raise ValueError(
+                f"inputs must be 'imu', 'imu_head', 'head' or 'head_imu_hr', got {config.inputs!r}"
+            )
+        head_only = config.inputs in ("head", "head_imu_hr")
         self.spec = ModelSpec(
             inputs=inputs,
             outputs=(
@@ -79,7 +93,8 @@ class MLPBaseline(MotionModel):
                     description="joint positions relative to the pelvis",
                 ),
             ),
-            slots=("head",) if config.inputs == "head_imu_hr" else ModelSpec.slots,
+            slots=("head",) if head_only else ModelSpec.slots,
+            required_slots=("head",) if config.inputs == "imu_head" else (),
         )
         self.net = nn.Sequential(
             nn.Linear(in_dim, config.hidden),
@@ -94,6 +109,11 @@ class MLPBaseline(MotionModel):
         if self.config.inputs == "imu":
             imu, mask = inputs
             x = torch.cat([imu.flatten(-2), mask], -1)
+        elif self.config.inputs == "imu_head":
+            imu, mask, head = inputs
+            x = torch.cat([imu.flatten(-2), mask, head], -1)
+        elif self.config.inputs == "head":
+            (x,) = inputs
         else:
             (hr,) = inputs
             B, T8, C = hr.shape
@@ -104,6 +124,10 @@ class MLPBaseline(MotionModel):
     def _inputs(self, batch: dict[str, Any]) -> tuple[Tensor, ...]:
         if self.config.inputs == "imu":
             return batch["imu"], batch["mask"]
+        if self.config.inputs == "imu_head":
+            return batch["imu"], batch["mask"], batch["head"]
+        if self.config.inputs == "head":
+            return (batch["head"],)
         return (batch["head_imu_hr"],)
 
     def loss(self, batch: dict[str, Any], stage: str) -> tuple[Tensor, dict[str, float]]:
@@ -131,3 +155,13 @@ def mlp_baseline(**overrides: Any) -> MLPBaseline:
 @register_model
 def mlp_baseline_head(**overrides: Any) -> MLPBaseline:
     return _create_mlp("mlp-baseline-head", {"inputs": "head_imu_hr"}, overrides)
+
+
+@register_model
+def mlp_baseline_same(**overrides: Any) -> MLPBaseline:
+    return _create_mlp("mlp-baseline-same", {"inputs": "imu_head"}, overrides)
+
+
+@register_model
+def mlp_baseline_headpose(**overrides: Any) -> MLPBaseline:
+    return _create_mlp("mlp-baseline-headpose", {"inputs": "head"}, overrides)
