@@ -47,9 +47,7 @@ def combination_windows(
     model: MotionModel, clips: Sequence[Clip], limit: int | None = None, seed: int = 0
 ) -> Batches:
     """Held-out windows per device combination of ``model`` (``limit``: per combination)."""
-    cfg = window_config_for(
-        model, seed=seed, p_device_event=0.0, devices="realistic", head="slam"
-    )
+    cfg = window_config_for(model, seed=seed, p_device_event=0.0, devices="realistic", head="slam")
     cfg = dataclasses.replace(cfg, stride=cfg.window)
     base = WindowDataset(list(clips), cfg, train=False)
     n = len(base) if limit is None else min(limit, len(base))

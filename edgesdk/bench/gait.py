@@ -9,9 +9,9 @@ Angles come from joint positions ``pos_rel_m [T, 22, 3]`` (SMPL order: 1/2 hips,
   pelvis), 0 standing, about 90 degrees seated;
 - thigh pitch: the thigh's angle forward of the trunk's downward direction in the body's
   sagittal plane (positive: knee in front), per leg;
-- step rate: twice the dominant stride frequency, found from the autocorrelation of a signal
-  that oscillates once per stride (left minus right thigh pitch for a pose stream, the thigh's
-  angular rate about its main axis for a pocket phone), between 0.5 and 1.6 strides per second.
+- step rate: twice the dominant stride frequency (the spectral peak between 0.6 and 1.25
+  strides per second, after removing a linear trend) of a signal that oscillates once per
+  stride, such as left minus right thigh pitch.
 
 Example:
     >>> import numpy as np
@@ -74,28 +74,56 @@ def thigh_pitch_deg(pos: np.ndarray, R_pelvis: np.ndarray) -> np.ndarray:
 
 
 def stride_frequency_hz(
-    signal: np.ndarray, fps: float, lo_hz: float = 0.5, hi_hz: float = 1.6
+    signal: np.ndarray, fps: float, lo_hz: float = 0.6, hi_hz: float = 1.25
 ) -> float:
-    """Dominant frequency of a signal that cycles once per stride, from the first
-    autocorrelation peak with a lag in ``[1 / hi_hz, 1 / lo_hz]`` (parabolic refinement);
-    NaN when there is none."""
+    """Dominant frequency in ``[lo_hz, hi_hz]`` of a signal that cycles once per stride: the
+    peak of its Hann-windowed, zero-padded spectrum (a walking segment of a few seconds holds
+    only two or three strides, too few for an autocorrelation peak); NaN when the signal is
+    flat or shorter than one stride."""
     x = np.asarray(signal, np.float64)
-    x = x - x.mean()
     n = len(x)
-    lo, hi = max(1, int(fps / hi_hz)), min(n - 2, math.ceil(fps / lo_hz))
-    if hi <= lo + 1 or not np.any(x):
+    if n < fps / hi_hz or not np.any(x - x.mean()):
         return math.nan
-    ac = np.array([float(x[: n - k] @ x[k:]) / (n - k) for k in range(hi + 2)])
-    ac /= ac[0]
-    lags = range(lo, hi + 1)
-    peaks = [k for k in lags if ac[k] >= ac[k - 1] and ac[k] >= ac[k + 1] and ac[k] > 0.1]
-    if not peaks:
+    x = x - np.polyval(np.polyfit(np.arange(n), x, 1), np.arange(n))  # drift of a turn
+    x = x * np.hanning(n)
+    size = 1 << max(14, (8 * n - 1).bit_length())
+    power = np.abs(np.fft.rfft(x, size)) ** 2
+    freqs = np.fft.rfftfreq(size, 1.0 / fps)
+    band = (freqs >= lo_hz) & (freqs <= hi_hz)
+    if not band.any():
         return math.nan
-    k = max(peaks, key=lambda j: ac[j])
-    a, b, c = ac[k - 1], ac[k], ac[k + 1]
-    denom = a - 2 * b + c
-    shift = 0.5 * (a - c) / denom if abs(denom) > 1e-12 else 0.0
-    return float(fps / (k + shift))
+    k = int(np.flatnonzero(band)[np.argmax(power[band])])
+    return float(freqs[k])
+
+
+def alternations(signal: np.ndarray, fps: float, smooth_hz: float = 3.0) -> tuple[int, float]:
+    """``(intervals, seconds)``: a signal that swings once per stride (left minus right thigh
+    pitch crosses zero once per step) has its linear trend and everything above
+    ``smooth_hz`` removed; its sign changes are found with a hysteresis of a quarter of its
+    standard deviation (noise does not count), and the result is the number of intervals
+    between the first and the last change and the time they span (a step rate is
+    ``intervals / seconds``; ends of the segment, mid-step, do not bias it)."""
+    x = np.asarray(signal, np.float64)
+    n = len(x)
+    if n < 3:
+        return 0, 0.0
+    t = np.arange(n)
+    x = x - np.polyval(np.polyfit(t, x, 1), t)
+    spectrum = np.fft.rfft(x)
+    spectrum[np.fft.rfftfreq(n, 1.0 / fps) > smooth_hz] = 0.0
+    x = np.fft.irfft(spectrum, n)
+    band = 0.25 * float(x.std())
+    times: list[int] = []
+    state = 0
+    for i, v in enumerate(x):
+        side = 1 if v > band else -1 if v < -band else 0
+        if side and side != state:
+            if state:
+                times.append(i)
+            state = side
+    if len(times) < 2:
+        return 0, 0.0
+    return len(times) - 1, (times[-1] - times[0]) / fps
 
 
 def main_axis_rate(gyro_rads: np.ndarray) -> np.ndarray:

@@ -1,12 +1,15 @@
 """``edgesdk run``: poses from a take folder (replay) or from live UDP datagrams.
 
+    edgesdk run --replay takes/take_0001 --out poses.jsonl     # the bundled model
     edgesdk run --artifact exports/ego4o-student-int8.onnx --replay takes/take_0001 \\
         --out poses.jsonl [--realtime] [--gif poses.gif]
     edgesdk run --artifact exports/ego4o-student-int8.onnx --udp 9750 --duration 60 \\
         --out poses.jsonl
 
 ``--artifact`` is an exported artifact (.pte, .onnx, .tflite; .mlpackage on macOS) or a
-checkpoint folder (eager PyTorch). Prints a one-line JSON summary; returns 0.
+checkpoint folder (eager PyTorch); without it, the bundled pretrained model
+(``edgesdk.runtime.pretrained``; weights for non-commercial use). Prints a one-line JSON
+summary; returns 0.
 
 Wiring (in ``edgesdk/cli.py``'s ``build_parser``)::
 
@@ -31,7 +34,10 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``run`` on an ``add_subparsers()`` object; its handler is ``args.func``."""
     run = subparsers.add_parser("run", help="live poses from device streams (replay or UDP)")
     run.add_argument(
-        "--artifact", required=True, help="an artifact (.pte/.onnx/.tflite) or a checkpoint folder"
+        "--artifact",
+        default=None,
+        help="an artifact (.pte/.onnx/.tflite) or a checkpoint folder (default: the bundled "
+        "pretrained model, non-commercial use: edgesdk/assets/models/default/MODEL_CARD.md)",
     )
     source = run.add_mutually_exclusive_group(required=True)
     source.add_argument("--replay", metavar="TAKE_DIR", help="a take folder to replay")
@@ -59,6 +65,10 @@ def run_command(args: argparse.Namespace) -> int:
     if args.max_latency_ms <= 0:
         raise EdgeSDKError(f"--max-latency-ms {args.max_latency_ms}: must be positive")
     config = SessionConfig(max_latency_s=args.max_latency_ms / 1000.0)
+    if args.artifact is None:
+        from edgesdk.runtime.pretrained import default_model
+
+        args.artifact = default_model()
     out = Path(args.out)
     if not out.parent.is_dir():
         raise EdgeSDKError(f"--out {out}: the folder {out.parent} does not exist")

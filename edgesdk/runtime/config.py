@@ -40,6 +40,10 @@ class SessionConfig:
     placement_window_s: float = 6.0
     clock_jump_s: float = 2.0
     activity_calibration: bool = True  # mount and heading from ordinary activity
+    # Anti-aliasing of the accelerometer before frames are sampled, Hz (0: off). Off by
+    # default: on the real phone + watch recordings (benchmarks/real_devices.py) an 8 Hz
+    # filter changed no figure beyond noise, and its 40 ms lag moves simulated replays.
+    acc_lowpass_hz: float = 0.0
     use_kind_hints: bool = True  # False: ignore device kinds (given or in ids), signals only
 
     def __post_init__(self) -> None:

@@ -143,6 +143,7 @@ class Session:
             max_samples=round(c.buffer_s * c.max_rate_hz),
             max_gap_ns=round(c.dropout_timeout_s * 1e9),
             history=max(round(c.placement_window_s * self.backend.fps), 60),
+            acc_lowpass_hz=c.acc_lowpass_hz,
         )
         dev.added_ns = self._clock_now()
         self.devices[device_id] = dev

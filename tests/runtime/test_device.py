@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from edgesdk.runtime.calibration import Calibration
@@ -49,3 +51,18 @@ def test_newest_session_time_follows_the_clock_fit() -> None:
     # A sample that arrived faster lowers the envelope: the same newest sample maps earlier
     assert dev.accept(2 * 10**7 + 1, 10**9 + 2 * 10**7 + 1, row, 10**9) == "ok"
     assert dev.newest_session_time() == dev.clock.to_session(3 * 10**7) == first - 5 * 10**6
+
+
+def test_accelerometer_low_pass_keeps_gravity_and_drops_vibration() -> None:
+    dev = Device("phone", max_samples=4096, max_gap_ns=10**9, acc_lowpass_hz=8.0)
+    rate = 200
+    out = []
+    for i in range(rate * 2):
+        t = i * 10**9 // rate
+        vibration = 2.0 * math.sin(2 * math.pi * 40.0 * i / rate)  # 40 Hz, 2 m/s^2
+        row = (vibration, 0.0, 9.81, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0)
+        assert dev.accept(t, t, row, 10**9) == "ok"
+        out.append(dev.buffer.at(t, hold_ns=10**8))
+    late = np.array([r[:3] for r in out[rate:]])
+    assert abs(late[:, 2].mean() - 9.81) < 1e-6  # gravity (DC) passes
+    assert np.abs(late[:, 0]).max() < 0.2  # 40 Hz is cut to under a tenth
