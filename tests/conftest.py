@@ -13,3 +13,33 @@ from edgesdk.data.sources import bundled_data_dir
 def cmu_dir() -> Path:
     """The CMU clips bundled with the package (real BVH), for calibration and held-out data."""
     return bundled_data_dir() / "cmu"
+
+
+@pytest.fixture(scope="session")
+def tiny_exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A small student (1 x 16 GRU, random last layer) exported once per session to every
+    backend that runs here, fp32: backend name -> artifact (its manifest beside it), and
+    ``"checkpoint"`` -> the checkpoint folder."""
+    from edgesdk.export.export import export_model
+    from edgesdk.train import checkpoint
+    from tests.small_models import small_student
+
+    root = tmp_path_factory.mktemp("tiny-exports")
+    ckpt = checkpoint.save(small_student("same-student"), root / "ckpt", {"fingerprint": "test"})
+    out: dict[str, Path] = {"checkpoint": ckpt}
+    for backend in ("onnx", "tflite", "executorch"):
+        out[backend] = export_model(ckpt, backend, "fp32", root / backend, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def synth_take(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A take folder written by ``data synth`` from a bundled CMU clip (glasses, left watch,
+    phone in the right pocket)."""
+    from edgesdk.data.synth import parse_devices, synthesize_dir
+
+    root = tmp_path_factory.mktemp("synth-take")
+    devices = parse_devices("glasses:head,watch:left_wrist,phone:right_pocket")
+    clip = bundled_data_dir() / "cmu" / "005_01.bvh"
+    (take,) = synthesize_dir(clip, root, devices, seed=0, progress=False)
+    return take

@@ -1,10 +1,10 @@
 """``edgesdk bench`` and ``edgesdk report``: the benchmark harness and its report.
 
 ``add_bench_parsers(subparsers)`` registers both commands on the ``edgesdk`` parser; their
-handlers return the exit code: 0, 1 when ``bench --check`` finds a figure outside its budget,
-2 on bad input (``EdgeSDKError``, printed as one line by ``edgesdk.cli.main``). With
-``--artifact FILE`` and
-no ``--models`` / ``--data`` nothing imports torch: latency, size and peak RSS only.
+handlers return the exit code: 0, 1 when a case FAILs (an export or a run failed, outputs
+not finite) or ``bench --check`` finds a figure outside its budget, 2 on bad input
+(``EdgeSDKError``, printed as one line by ``edgesdk.cli.main``). With ``--artifact FILE``
+and no ``--models`` / ``--data`` nothing imports torch: latency, size and peak RSS only.
 
 Example:
     $ edgesdk bench --models runs/students/same-student-distilled --backends onnx \\
@@ -152,7 +152,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(_summary_line(r))
     for v in violations:
         print(f"budget: {v}", file=sys.stderr)
-    return EXIT_VIOLATION if violations else 0
+    failed = violations or any(not r["passed"] for r in reports)
+    return EXIT_VIOLATION if failed else 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
