@@ -2,7 +2,9 @@
 
 The take's devices have unsynchronized clocks; a recording app starts them together, so each
 device's first sample is taken to arrive at session time 0 and every later one
-``t_ns - t_ns[0]`` after it. Samples of all devices are pushed in that arrival order (the
+``t_ns - t_ns[0]`` after it, by the live session's clock-jump rule (``clock.replay_arrivals``):
+a sample stamped far off its neighbours arrives in its place in the file and is dropped and
+counted as a ``clock_jump``, as live. Samples of all devices are pushed in that arrival order (the
 glasses' head pose too, when the model reads it). ``realtime=True`` paces the pushes on the
 wall clock (the session then uses it); otherwise the session runs on the replay's virtual
 clock, as fast as it can. The frames are written to ``poses.jsonl`` (one JSON object per
@@ -26,20 +28,26 @@ from edgesdk.data.recording import read_take
 from edgesdk.data.sensors import Take
 from edgesdk.io import atomic_path
 from edgesdk.runtime.backends import ModelBackend
+from edgesdk.runtime.clock import replay_arrivals
 from edgesdk.runtime.session import Frame, Session, SessionConfig
 
 
-def arrival_order(take: Take, with_head_pose: bool) -> list[tuple[int, int, str, int]]:
+def arrival_order(
+    take: Take, with_head_pose: bool, clock_jump_s: float = SessionConfig.clock_jump_s
+) -> list[tuple[int, int, str, int]]:
     """``(recv_ns, kind, device_id, index)`` of every sample sorted by arrival; kind 0 is an
-    IMU sample, 1 a head pose sample."""
+    IMU sample, 1 a head pose sample. Arrival times follow ``clock.replay_arrivals``: the
+    session's clock-jump rule, so a glitched timestamp is dropped as it would be live."""
     events: list[tuple[int, int, str, int]] = []
     starts: dict[str, int] = {}
+    jump_ns = round(clock_jump_s * 1e9)
     for device_id, stream in take.streams.items():
         if len(stream.t_ns) == 0:
             continue
-        start = int(stream.t_ns.min())
-        starts[device_id] = start
-        recv = (stream.t_ns - start).tolist()
+        t = stream.t_ns.tolist()
+        recv = replay_arrivals(t, jump_ns)
+        first = next(i for i, r in enumerate(recv) if r == 0)
+        starts[device_id] = t[first]
         events.extend((r, 0, device_id, i) for i, r in enumerate(recv))
     pose = take.head_pose
     if with_head_pose and pose is not None and pose.device_id in starts:
@@ -66,7 +74,7 @@ def replay_take(
     frames: list[Frame] = []
     started = time.monotonic_ns()
     pose = take.head_pose
-    for recv, kind, device_id, i in arrival_order(take, with_pose):
+    for recv, kind, device_id, i in arrival_order(take, with_pose, session.config.clock_jump_s):
         if realtime:
             wait = started + recv - time.monotonic_ns()
             if wait > 0:

@@ -5,6 +5,7 @@ written atomically; a realtime replay keeps pace."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -13,13 +14,15 @@ import numpy as np
 import pytest
 
 from edgesdk.data.clip import Clip
-from edgesdk.data.recording import write_take
+from edgesdk.data.recording import read_take, write_take
 from edgesdk.data.sensors import DeviceSpec
 from edgesdk.runtime.backends import open_backend
+from edgesdk.runtime.clock import replay_arrivals
 from edgesdk.runtime.offline import offline_inputs, run_offline, yaw_aligned_mpjpe_mm
-from edgesdk.runtime.replay import frames_array, replay
+from edgesdk.runtime.replay import arrival_order, frames_array, replay, replay_take
 from edgesdk.runtime.scenario import with_gap
-from tests.runtime.common import simulated_take, three_devices
+from edgesdk.runtime.session import Session
+from tests.runtime.common import RecordingBackend, simulated_take, three_devices
 
 SLOTS = ("head", "left_wrist", "right_pocket")
 GAP = (8.0, 13.0)
@@ -87,3 +90,49 @@ def test_realtime_replay_keeps_pace(walk: Clip, ego_onnx: Path, tmp_path: Path) 
     assert len(frames) >= 85
     assert np.median([f.latency_ns for f in frames]) < 60_000_000
     assert len((take_dir / "poses.jsonl").read_text().splitlines()) == len(frames) + 1
+
+
+def test_one_sample_stamped_an_hour_early_is_a_clock_jump_as_live(
+    walk: Clip, tmp_path: Path
+) -> None:
+    """Replay took each device's minimum t_ns as its start: one sample an hour early turned a
+    6 s take into an hour of extra frames and the device never combined with the others."""
+    _, take = simulated_take(walk, 6.0, three_devices(), seed=1)
+    clean = replay_take(Session(RecordingBackend(), clock="virtual"), take)
+    watch = take.streams["watch_left_wrist"]
+    k = len(watch.t_ns) // 2
+    t_bad = watch.t_ns.copy()
+    t_bad[k] -= 3600 * 10**9
+    glitched = dataclasses.replace(
+        take, streams={**take.streams, "watch_left_wrist": dataclasses.replace(watch, t_ns=t_bad)}
+    )
+    take_dir = write_take(glitched, tmp_path / "take")
+    session = Session(RecordingBackend(), clock="virtual")
+    frames = replay_take(session, read_take(take_dir))
+    assert abs(len(frames) - len(clean)) <= 1 and len(frames) <= 6 * 30 + 2
+    stats = session.stats()
+    assert stats["devices"]["watch_left_wrist"]["dropped"] == {"clock_jump": 1}
+    assert stats["devices"]["watch_left_wrist"]["stream_resets"] == 0
+    combined = [f for f in frames if f.mask.sum() == 3]
+    assert len(combined) >= len(frames) - 3 * 30  # all three after the first seconds
+
+    # A live session (arrivals as recorded, the bad stamp in its place) counts the same.
+    live = Session(RecordingBackend(), clock="virtual")
+    for recv, _, device_id, i in arrival_order(take, False):
+        s = take.streams[device_id]
+        t = int(t_bad[i]) if device_id == "watch_left_wrist" else int(s.t_ns[i])
+        live.push(device_id, t, s.acc_mps2[i], s.gyro_rads[i], s.quat_wxyz[i], recv_ns=recv)
+    assert live.stats()["devices"]["watch_left_wrist"]["dropped"] == {"clock_jump": 1}
+
+
+def test_replay_arrivals_rule() -> None:
+    period = 10**7
+    t = [i * period for i in range(40)]
+    assert replay_arrivals(t, 2 * 10**9) == t
+    early = list(t)
+    early[0] -= 3600 * 10**9  # the very first sample glitched: it does not set the start
+    assert replay_arrivals(early, 2 * 10**9) == [0] + [x - period for x in t[1:]]
+    restart = t[:20] + [x - 5 * 10**9 for x in t[20:]]  # the clock restarted 5 s back
+    arrivals = replay_arrivals(restart, 2 * 10**9)
+    assert arrivals[:20] == t[:20] and arrivals == sorted(arrivals)
+    assert arrivals[-1] - arrivals[20] == t[-1] - t[20]
