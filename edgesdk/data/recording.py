@@ -49,6 +49,7 @@ from edgesdk.data.sensors import (
     slot_mount,
 )
 from edgesdk.errors import EdgeSDKError
+from edgesdk.io import temp_prefix
 
 FORMAT = "edgesdk-take"
 FORMAT_VERSION = 1
@@ -97,7 +98,7 @@ def write_take(take: Take, out_dir: str | Path, *, overwrite: bool = False) -> P
     if out.exists() and not overwrite:
         raise EdgeSDKError(f"{out}: already exists (pass overwrite=True to replace it)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(f".{out.name}.tmp-"), dir=out.parent))
     try:
         _write_contents(take, tmp)
         if out.exists():

@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -287,8 +288,12 @@ def test_nan_weights_in_a_checkpoint_are_refused(
     weights[name] = torch.full_like(weights[name], float("nan"))
     save_file(weights, str(ckpt / "model.safetensors"))
     out = tmp_path / "out"
+    killed = out / ".export-x7f3"  # left by an export that was killed (no live owner)
+    killed.mkdir(parents=True)
+    os.utime(killed, (0, 0))
     done = _cli("export", "--model", str(ckpt), "--backend", "onnx", "--out", str(out), "--quiet")
     _assert_one_line(done, "model.safetensors", f"NaN or inf in '{name}'")
+    assert not killed.exists() and "removed 1 temporary folder(s)" in done.stderr
 
 
 def test_bench_exits_non_zero_on_a_fail(
