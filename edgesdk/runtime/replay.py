@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from edgesdk.data.sensors import Take
 from edgesdk.io import atomic_path
 from edgesdk.runtime.backends import ModelBackend
 from edgesdk.runtime.clock import replay_arrivals
+from edgesdk.runtime.selfcheck import check_stream
 from edgesdk.runtime.session import Frame, Session, SessionConfig
 
 
@@ -122,8 +124,12 @@ def replay(
 ) -> list[Frame]:
     """Replay ``take_dir`` through ``artifact`` (an artifact file, a checkpoint folder or a
     backend) and return the frames; unless ``write=False`` they are also written to ``out``
-    (default: ``poses.jsonl`` in the take folder)."""
+    (default: ``poses.jsonl`` in the take folder). A device failing the self-check of
+    docs/sensors.md section 4 is named in a warning line on stderr and in the meta line."""
     take = read_take(take_dir)
+    problems = self_check(take)
+    for device_id, problem in problems:
+        print(f"edgesdk: warning: {take_dir}: {device_id}: {problem}", file=sys.stderr)
     session = Session(artifact, config, clock="wall" if realtime else "virtual", threads=threads)
     frames = replay_take(session, take, realtime=realtime, acc=acc, use_take_slots=use_take_slots)
     if write:
@@ -135,9 +141,20 @@ def replay(
             "realtime": realtime,
             "placements": session.placements(),
             "stats": session.stats(),
+            "self_check": [{"device": d, "problem": p} for d, p in problems],
         }
         write_poses(frames, Path(take_dir) / "poses.jsonl" if out is None else out, meta)
     return frames
+
+
+def self_check(take: Take) -> list[tuple[str, str]]:
+    """``(device_id, problem)`` of each stream that fails docs/sensors.md's self-check
+    (``edgesdk.runtime.selfcheck``): a device a session would silently never use."""
+    return [
+        (device_id, problem)
+        for device_id, s in take.streams.items()
+        for problem in check_stream(s.t_ns, s.acc_mps2, s.gyro_rads, s.quat_wxyz)
+    ]
 
 
 def frames_array(frames: list[Frame]) -> tuple[np.ndarray, np.ndarray]:

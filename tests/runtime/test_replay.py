@@ -9,6 +9,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -136,3 +137,37 @@ def test_replay_arrivals_rule() -> None:
     arrivals = replay_arrivals(restart, 2 * 10**9)
     assert arrivals[:20] == t[:20] and arrivals == sorted(arrivals)
     assert arrivals[-1] - arrivals[20] == t[-1] - t[20]
+
+
+@pytest.mark.parametrize(
+    ("damage", "needle"),
+    [
+        (lambda s: {"quat_wxyz": s.quat_wxyz[:, [1, 2, 3, 0]]}, "looks like x, y, z, w"),
+        (lambda s: {"gyro_rads": s.gyro_rads + 1e5}, "gyro reads up to 1e+05 rad/s"),
+    ],
+)
+def test_a_device_failing_the_self_check_is_named_not_silently_unused(
+    walk: Clip,
+    ego_onnx: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    damage: Any,
+    needle: str,
+) -> None:
+    _, take = simulated_take(walk, 4.0, three_devices(), seed=2)
+    watch = take.streams["watch_left_wrist"]
+    broken = dataclasses.replace(watch, **damage(watch))
+    take_dir = write_take(
+        dataclasses.replace(take, streams={**take.streams, "watch_left_wrist": broken}),
+        tmp_path / "take",
+    )
+    frames = replay(ego_onnx, take_dir, out=tmp_path / "poses.jsonl")
+    err = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(err) == 1 and "watch_left_wrist: " in err[0] and needle in err[0], err
+    assert "docs/sensors.md section" in err[0]
+    meta = json.loads((tmp_path / "poses.jsonl").read_text().splitlines()[0])["meta"]
+    assert [p["device"] for p in meta["self_check"]] == ["watch_left_wrist"]
+    assert len(frames) > 0
+    # the same take unbroken: no warning
+    replay(ego_onnx, write_take(take, tmp_path / "good"), write=False)
+    assert "warning" not in capsys.readouterr().err
