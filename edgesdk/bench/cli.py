@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from edgesdk.bench.harness import BACKENDS, PRECISIONS, cases
+from edgesdk.cliargs import int_range, non_negative_int, thread_count
 from edgesdk.errors import EdgeSDKError
 
 EXIT_VIOLATION = 1
@@ -185,11 +186,14 @@ def add_bench_parsers(subparsers: Any) -> None:
     b.add_argument("--junit", default=None, metavar="FILE", help="write JUnit XML")
     b.add_argument("--data", default=None, metavar="DIR", help="mocap folder (test split)")
     b.add_argument(
-        "--windows", type=int, default=8, help="held-out windows per device combination (0: all)"
+        "--windows",
+        type=non_negative_int,
+        default=8,
+        help="held-out windows per device combination (0: all)",
     )
-    b.add_argument("--calls", type=int, default=100, help="timed calls (>= 100)")
-    b.add_argument("--warmup", type=int, default=10, help="untimed calls first")
-    b.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    b.add_argument("--calls", type=int_range(100), default=100, help="timed calls (>= 100)")
+    b.add_argument("--warmup", type=non_negative_int, default=10, help="untimed calls first")
+    b.add_argument("--threads", type=thread_count, nargs="+", default=[1, 2])
     b.add_argument(
         "--artifacts-dir",
         default="runs/bench/artifacts",
