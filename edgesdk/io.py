@@ -59,6 +59,11 @@ def write_json_atomic(path: Path | str, data: Any) -> Path:
     return write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
+def cache_dir() -> Path:
+    """Where edgesdk keeps what it can rebuild: ``$EDGESDK_CACHE`` or ``~/.cache/edgesdk``."""
+    return Path(os.environ.get("EDGESDK_CACHE", Path.home() / ".cache" / "edgesdk"))
+
+
 # Temporary folders of atomic writes: ``.NAME.tmp-PID-XXXX`` (a take) and ``.export-PID-XXXX``.
 TEMP_PATTERNS = (".*.tmp-*", ".export-*")
 STALE_AFTER_S = 600.0

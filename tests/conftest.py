@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from edgesdk.data.sources import bundled_data_dir
+from tests.small_models import TinyExports
 
 
 @pytest.fixture(scope="session")
@@ -16,20 +17,9 @@ def cmu_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A small student (1 x 16 GRU, random last layer) exported once per session to every
-    backend that runs here, fp32: backend name -> artifact (its manifest beside it), and
-    ``"checkpoint"`` -> the checkpoint folder."""
-    from edgesdk.export.export import export_model
-    from edgesdk.train import checkpoint
-    from tests.small_models import small_student
-
-    root = tmp_path_factory.mktemp("tiny-exports")
-    ckpt = checkpoint.save(small_student("same-student"), root / "ckpt", {"fingerprint": "test"})
-    out: dict[str, Path] = {"checkpoint": ckpt}
-    for backend in ("onnx", "tflite", "executorch"):
-        out[backend] = export_model(ckpt, backend, "fp32", root / backend, progress=False)
-    return out
+def tiny_exports(tmp_path_factory: pytest.TempPathFactory) -> TinyExports:
+    """The small student's artifacts, exported on first use and shared by the session."""
+    return TinyExports(tmp_path_factory.mktemp("tiny-exports"))
 
 
 @pytest.fixture(scope="session")

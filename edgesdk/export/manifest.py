@@ -204,8 +204,10 @@ def check_manifest(data: dict[str, Any], path: Path | str) -> None:
     need(isinstance(state, list), "io.state", "expected a list")
     for i, pair in enumerate(state):
         where = f"io.state[{i}]"
-        ok = isinstance(pair, dict) and pair.get("output") in shapes["outputs"]
-        ok = ok and pair.get("input") in shapes["inputs"]
+        ok = isinstance(pair, dict) and all(
+            isinstance(pair.get(k), str) for k in ("output", "input")
+        )
+        ok = ok and pair["output"] in shapes["outputs"] and pair["input"] in shapes["inputs"]
         need(ok, where, "expected an output and an input of io")
         same = shapes["outputs"][pair["output"]] == shapes["inputs"][pair["input"]]
         need(same, where, "the state output and input have different shapes")

@@ -13,9 +13,14 @@ Example (the manifest beside the artifact lists the inputs and outputs)::
 from __future__ import annotations
 
 import abc
+import contextlib
+import hashlib
 import importlib.util
+import os
 import platform
 import re
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from edgesdk.errors import EdgeSDKError
+from edgesdk.io import cache_dir
 
 INSTALL_HINTS = {
     "executorch": "pip install executorch==1.5.1",
@@ -76,6 +82,7 @@ class ExecuTorchRunner(Runner):
 
         self._torch = torch
         torch.set_num_threads(threads)
+        probe_pte(path)
         self.method = Runtime.get().load_program(str(path)).load_method("forward")
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -87,6 +94,57 @@ class ExecuTorchRunner(Runner):
         ins = [meta.input_tensor_meta(i).sizes() for i in range(meta.num_inputs())]
         outs = [meta.output_tensor_meta(i).sizes() for i in range(meta.num_outputs())]
         return [(None, tuple(s)) for s in ins], [(None, tuple(s)) for s in outs]
+
+
+# Loads a .pte and runs it once on zeros; a crash shows as the child's signal.
+_PTE_PROBE = """
+import sys, torch
+from executorch.runtime import Runtime
+method = Runtime.get().load_program(sys.argv[1]).load_method("forward")
+meta = method.metadata
+args = [torch.zeros(tuple(meta.input_tensor_meta(i).sizes())) for i in range(meta.num_inputs())]
+method.execute(args)
+"""
+
+
+def probe_pte(path: Path) -> None:
+    """Load and run a .pte once in a child process before this process loads it.
+
+    ExecuTorch's loader aborts the whole process (SIGABRT) on some corrupt programs (a flipped
+    bit in an operator name is enough) instead of raising. A program that passed is
+    remembered by its sha256 (an empty marker file under ``edgesdk.io.cache_dir()``), so the
+    child runs once per program and machine.
+
+    Raises:
+        EdgeSDKError: the child crashed or failed (one line, naming the file).
+    """
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    marker = cache_dir() / "pte-checked" / digest
+    if marker.is_file():
+        return
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _PTE_PROBE, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+    except subprocess.TimeoutExpired:
+        raise EdgeSDKError(f"{path}: the executorch runtime did not load it within 300 s") from None
+    if done.returncode < 0:
+        raise EdgeSDKError(
+            f"{path}: the executorch runtime crashes on it (signal {-done.returncode}): a "
+            "corrupt program; export it again"
+        )
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        last = lines[-1][:200] if lines else f"exit status {done.returncode}"
+        raise EdgeSDKError(f"{path}: the executorch runtime cannot load it ({last})")
+    with contextlib.suppress(OSError):  # no cache folder: checked again next time
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
 
 
 class OnnxRunner(Runner):

@@ -23,11 +23,12 @@ import pytest
 from edgesdk.cli import main
 from edgesdk.errors import EdgeSDKError
 from edgesdk.export.manifest import manifest_path, read_manifest
+from tests.small_models import TinyExports
 
 Edit = Callable[[dict[str, Any]], None]
 
 
-def _copy(tiny_exports: dict[str, Path], backend: str, tmp_path: Path) -> Path:
+def _copy(tiny_exports: TinyExports, backend: str, tmp_path: Path) -> Path:
     src = tiny_exports[backend]
     folder = tmp_path / backend
     folder.mkdir()
@@ -104,7 +105,7 @@ def _bench(artifact: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return _cli(*argv, isolated=_isolated(artifact))
 
 
-def test_sha256_is_the_files_and_is_checked(tiny_exports: dict[str, Path], tmp_path: Path) -> None:
+def test_sha256_is_the_files_and_is_checked(tiny_exports: TinyExports, tmp_path: Path) -> None:
     for backend in ("onnx", "tflite", "executorch"):
         path = tiny_exports[backend]
         manifest = read_manifest(path)
@@ -121,7 +122,7 @@ def test_sha256_is_the_files_and_is_checked(tiny_exports: dict[str, Path], tmp_p
 @pytest.mark.parametrize("command", ["run", "validate", "bench"])
 def test_changed_artifact_is_refused(
     command: str,
-    tiny_exports: dict[str, Path],
+    tiny_exports: TinyExports,
     synth_take: Path,
     cmu_dir: Path,
     tmp_path: Path,
@@ -141,7 +142,7 @@ def test_changed_artifact_is_refused(
 
 
 def test_manifest_of_another_artifact_is_refused(
-    tiny_exports: dict[str, Path], synth_take: Path, tmp_path: Path
+    tiny_exports: TinyExports, synth_take: Path, tmp_path: Path
 ) -> None:
     art = _copy(tiny_exports, "onnx", tmp_path)
     other = json.loads(manifest_path(tiny_exports["tflite"]).read_text())
@@ -155,7 +156,7 @@ def test_manifest_of_another_artifact_is_refused(
 def test_corrupt_artifact_is_one_line_not_an_abort(
     backend: str,
     kind: str,
-    tiny_exports: dict[str, Path],
+    tiny_exports: TinyExports,
     synth_take: Path,
     cmu_dir: Path,
     tmp_path: Path,
@@ -194,7 +195,7 @@ def test_manifest_values_are_checked(
     field: tuple[str, ...],
     value: Any,
     needle: str,
-    tiny_exports: dict[str, Path],
+    tiny_exports: TinyExports,
     synth_take: Path,
     cmu_dir: Path,
     tmp_path: Path,
@@ -215,7 +216,7 @@ def test_manifest_values_are_checked(
 
 
 def test_wrong_input_shape_in_the_manifest_is_refused(
-    tiny_exports: dict[str, Path], synth_take: Path, cmu_dir: Path, tmp_path: Path
+    tiny_exports: TinyExports, synth_take: Path, cmu_dir: Path, tmp_path: Path
 ) -> None:
     """The manifest's tensors are compared with the artifact's own (the hash covers only the
     artifact): `run` made 0 frames and exited 0, `validate` passed."""
@@ -231,7 +232,7 @@ def test_wrong_input_shape_in_the_manifest_is_refused(
 
 
 def test_nan_weights_in_an_artifact_are_refused(
-    tiny_exports: dict[str, Path], synth_take: Path, tmp_path: Path
+    tiny_exports: TinyExports, synth_take: Path, tmp_path: Path
 ) -> None:
     """An artifact whose weights are NaN made 0 frames and exit 0."""
     import numpy as np
@@ -261,7 +262,7 @@ def test_nan_weights_in_an_artifact_are_refused(
     ],
 )
 def test_checkpoint_config_values_are_checked(
-    key: str, value: Any, needle: str, tiny_exports: dict[str, Path], tmp_path: Path
+    key: str, value: Any, needle: str, tiny_exports: TinyExports, tmp_path: Path
 ) -> None:
     """`fps: 0` exported and divided by zero in `run`; `hidden: 1e6` asked for terabytes."""
     ckpt = tmp_path / "ckpt"
@@ -275,9 +276,7 @@ def test_checkpoint_config_values_are_checked(
     assert not any(out.glob("*.onnx"))
 
 
-def test_nan_weights_in_a_checkpoint_are_refused(
-    tiny_exports: dict[str, Path], tmp_path: Path
-) -> None:
+def test_nan_weights_in_a_checkpoint_are_refused(tiny_exports: TinyExports, tmp_path: Path) -> None:
     import torch
     from safetensors.torch import load_file, save_file
 
@@ -297,7 +296,7 @@ def test_nan_weights_in_a_checkpoint_are_refused(
 
 
 def test_bench_exits_non_zero_on_a_fail(
-    tiny_exports: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_exports: TinyExports, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A FAIL line (here: the runtime fails on every call) used to exit 0 without --check."""
     from edgesdk.export import runners
@@ -312,7 +311,7 @@ def test_bench_exits_non_zero_on_a_fail(
 
 
 def test_legacy_manifest_is_checked_with_its_own_hash(
-    tiny_exports: dict[str, Path], tmp_path: Path
+    tiny_exports: TinyExports, tmp_path: Path
 ) -> None:
     """Format 1 hashed the file name and bytes: such manifests are still verified."""
     art = _copy(tiny_exports, "onnx", tmp_path)
@@ -326,3 +325,31 @@ def test_legacy_manifest_is_checked_with_its_own_hash(
     art.write_bytes(art.read_bytes()[:-1] + b"\x00")
     with pytest.raises(EdgeSDKError, match="not the artifact"):
         read_manifest(art)
+
+
+def test_a_pte_is_first_loaded_in_a_child_process(
+    tiny_exports: TinyExports, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flipped bit in a .pte (its manifest rehashed) aborted the process in ExecuTorch's
+    loader (found by benchmarks/robustness.py): the child takes the abort instead."""
+    from edgesdk.export import runners
+
+    art = _copy(tiny_exports, "executorch", tmp_path)  # (its export checked it already)
+    monkeypatch.setenv("EDGESDK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(runners, "_PTE_PROBE", "import os; os.abort()")
+    with pytest.raises(EdgeSDKError, match=r"crashes on it \(signal 6\): a corrupt program"):
+        runners.probe_pte(art)
+    monkeypatch.setattr(runners, "_PTE_PROBE", "raise SystemExit('no such operator: aten::x')")
+    with pytest.raises(EdgeSDKError, match=r"cannot load it \(no such operator: aten::x\)"):
+        runners.probe_pte(art)
+    monkeypatch.undo()
+    monkeypatch.setenv("EDGESDK_CACHE", str(tmp_path / "cache"))
+    runners.probe_pte(art)  # the real child: loads and runs it
+    (marker,) = (tmp_path / "cache" / "pte-checked").iterdir()
+    assert marker.name == hashlib.sha256(art.read_bytes()).hexdigest()
+
+    def no_child(*args: object, **kwargs: object) -> None:
+        raise AssertionError("checked once per program")
+
+    monkeypatch.setattr(runners.subprocess, "run", no_child)
+    runners.probe_pte(art)
