@@ -28,6 +28,7 @@ from edgesdk.body.skeleton import JOINT_NAMES, PARENTS
 from edgesdk.errors import EdgeSDKError
 from edgesdk.export.backends import BACKENDS, Backend
 from edgesdk.export.manifest import FORMAT, artifact_digest, manifest_path, tool_versions
+from edgesdk.export.runners import mark_pte_checked
 from edgesdk.export.validate import run_windows, validate
 from edgesdk.io import clean_stale_temp, temp_prefix, write_json_atomic
 from edgesdk.models.signature import ExportSignature, signature_for
@@ -168,6 +169,8 @@ def export_model(
         staged = Path(tmp) / name
         with torch.no_grad():
             recipe = _export_or_explain(backend, sig, precision, calib, staged)
+        if staged.suffix == ".pte":
+            mark_pte_checked(staged)  # written here, by ExecuTorch's own exporter
         manifest = _manifest(meta, ckpt_dir, sig, backend, precision, recipe, calibration, staged)
         manifest["command"] = command or " ".join(sys.argv)
         write_json_atomic(manifest_path(staged), manifest)

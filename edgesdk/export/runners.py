@@ -113,7 +113,7 @@ def probe_pte(path: Path) -> None:
     ExecuTorch's loader aborts the whole process (SIGABRT) on some corrupt programs (a flipped
     bit in an operator name is enough) instead of raising. A program that passed is
     remembered by its sha256 (an empty marker file under ``edgesdk.io.cache_dir()``), so the
-    child runs once per program and machine.
+    child runs once per program and machine; ``edgesdk export`` marks the programs it writes.
 
     Raises:
         EdgeSDKError: the child crashed or failed (one line, naming the file).
@@ -142,6 +142,16 @@ def probe_pte(path: Path) -> None:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
         last = lines[-1][:200] if lines else f"exit status {done.returncode}"
         raise EdgeSDKError(f"{path}: the executorch runtime cannot load it ({last})")
+    _mark_checked(digest)
+
+
+def mark_pte_checked(path: Path) -> None:
+    """Remember a .pte this process wrote itself (``edgesdk export``) as checked."""
+    _mark_checked(hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def _mark_checked(digest: str) -> None:
+    marker = cache_dir() / "pte-checked" / digest
     with contextlib.suppress(OSError):  # no cache folder: checked again next time
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
