@@ -24,11 +24,22 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from edgesdk.bench.cli import add_bench_parsers
+from edgesdk.cliargs import (
+    OneLineParser,
+    float_range,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    seed_int,
+    unit_float,
+)
 from edgesdk.data.device_model import DEVICE_MODES, HEAD_MODES
 from edgesdk.errors import EdgeSDKError
 from edgesdk.runtime.cli import add_run_parser
 
 EXIT_BAD_INPUT = 2
+gif_fps = float_range(0.0, 100.0, low_open=True)  # a GIF frame lasts at least 10 ms
 # Modules of the full install (`edgesdk[all]`); `edgesdk[runtime]` has numpy and the runtimes.
 FULL_INSTALL_MODULES = frozenset(
     {"torch", "scipy", "safetensors", "matplotlib", "PIL", "smplx", "onnx", "onnxscript", "nncf"}
@@ -207,7 +218,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="a registered model name")
     parser.add_argument("--data", required=True, help="folder of .bvh/.amc files")
     parser.add_argument("--out", required=True, help="checkpoint folder")
-    parser.add_argument("--epochs", type=int, default=10, help="epochs per training stage")
+    parser.add_argument(
+        "--epochs", type=non_negative_int, default=10, help="epochs per training stage"
+    )
     parser.add_argument(
         "--oversample",
         action="append",
@@ -228,12 +241,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_run_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     """Options every training run takes (``train`` and ``distill``)."""
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, default=None, help="at most this many clips")
+    parser.add_argument("--batch-size", type=positive_int, default=32)
+    parser.add_argument("--lr", type=positive_float, default=1e-3)
+    parser.add_argument("--seed", type=seed_int, default=0)
+    parser.add_argument("--limit", type=positive_int, default=None, help="at most this many clips")
     parser.add_argument(
-        "--max-batches", type=int, default=None, help="at most this many batches per epoch"
+        "--max-batches", type=positive_int, default=None, help="at most this many batches per epoch"
     )
     parser.add_argument("--resume", action="store_true", help="continue from --out")
     parser.add_argument(
@@ -344,7 +357,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edgesdk", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="edgesdk", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="motion import, sensor simulation, rendering")
@@ -362,15 +375,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="glasses:head,watch:left_wrist,phone:right_pocket",
         help="comma-separated kind:slot pairs (kinds: phone, watch, glasses, earbuds)",
     )
-    synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--limit", type=int, default=None, help="at most this many clips")
+    synth.add_argument("--seed", type=seed_int, default=0)
+    synth.add_argument("--limit", type=positive_int, default=None, help="at most this many clips")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(func=_cmd_data_synth)
 
     show = data_sub.add_parser("show", help="render a skeleton animation GIF")
     show.add_argument("file", help="a .bvh or .amc file")
     show.add_argument("--out", required=True, help="output .gif")
-    show.add_argument("--fps", type=float, default=15.0)
+    show.add_argument("--fps", type=gif_fps, default=15.0)
     show.set_defaults(func=_cmd_data_show)
 
     imp = data_sub.add_parser("import", help="real device recordings into take folders")
@@ -407,10 +420,10 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("--student", required=True, help="a registered student, e.g. same-student")
     dis.add_argument("--data", required=True, help="folder of .bvh/.amc files")
     dis.add_argument("--out", required=True, help="student checkpoint folder")
-    dis.add_argument("--epochs", type=int, default=10)
+    dis.add_argument("--epochs", type=non_negative_int, default=10)
     dis.add_argument(
         "--alpha",
-        type=float,
+        type=unit_float,
         default=0.5,
         help="weight of the teacher's targets vs ground truth (0: ground truth only)",
     )
@@ -421,8 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", required=True, help="checkpoint folder")
     ev.add_argument("--data", required=True, help="folder of .bvh/.amc files")
     ev.add_argument("--json", action="store_true", help="print every figure as JSON")
-    ev.add_argument("--batch-size", type=int, default=64)
-    ev.add_argument("--limit", type=int, default=None, help="at most this many clips")
+    ev.add_argument("--batch-size", type=positive_int, default=64)
+    ev.add_argument("--limit", type=positive_int, default=None, help="at most this many clips")
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.add_argument(
         "--set",
@@ -448,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DATA_DIR",
         help="mocap folder: int8 calibration (train split) and numerics (test)",
     )
-    exp.add_argument("--calib-samples", type=int, default=256)
+    exp.add_argument("--calib-samples", type=positive_int, default=256)
     exp.add_argument("--out", required=True, help="output folder")
     exp.add_argument("--quiet", action="store_true", help="no progress bars")
     exp.set_defaults(func=_cmd_export)
@@ -456,8 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="run artifacts in their runtimes against eager")
     val.add_argument("artifacts", nargs="+", help=".pte / .onnx / .tflite / .mlpackage")
     val.add_argument("--data", default=None, help="mocap folder (its test split is used)")
-    val.add_argument("--max-mpjpe-delta-mm", type=float, default=3.0)
-    val.add_argument("--windows", type=int, default=24, help="held-out windows to run")
+    val.add_argument("--max-mpjpe-delta-mm", type=non_negative_float, default=3.0)
+    val.add_argument("--windows", type=positive_int, default=24, help="held-out windows to run")
     val.add_argument("--model-dir", default=None, help="checkpoint (default: the manifest's)")
     val.add_argument("--json", action="store_true", help="print the full reports as JSON")
     val.add_argument("--junit", default=None, metavar="FILE", help="write JUnit XML")
@@ -467,13 +480,16 @@ def build_parser() -> argparse.ArgumentParser:
     pipe = sub.add_parser("pipeline", help="the main job, end to end (what `make demo` runs)")
     pipe.add_argument("--out", default="runs/demo", help="output folder")
     pipe.add_argument("--data", default=None, help="mocap folder (default: ../shared or bundled)")
-    pipe.add_argument("--limit", type=int, default=None, help="at most this many clips")
-    pipe.add_argument("--seed", type=int, default=0)
+    pipe.add_argument("--limit", type=positive_int, default=None, help="at most this many clips")
+    pipe.add_argument("--seed", type=seed_int, default=0)
     pipe.add_argument(
-        "--teacher-steps", type=int, default=20, help="optimizer steps per teacher stage"
+        "--teacher-steps", type=positive_int, default=20, help="optimizer steps per teacher stage"
     )
     pipe.add_argument(
-        "--student-steps", type=int, default=40, help="optimizer steps of each distillation"
+        "--student-steps",
+        type=positive_int,
+        default=40,
+        help="optimizer steps of each distillation",
     )
     pipe.set_defaults(func=_cmd_pipeline)
     add_run_parser(sub)
@@ -484,7 +500,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``edgesdk`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0), or a bad argument (2, one line already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     args.argv = argv
     func: Callable[[argparse.Namespace], int] = args.func
     try:

@@ -130,3 +130,54 @@ def test_pipeline_on_bundled_clips(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert 0 < row["flops_ratio"] < 1
     assert "| same-student | same-small |" in format_table(summary["table"])
     assert json.loads((tmp_path / "demo" / "summary.json").read_text()) == summary
+
+
+RUN_ARGS = ["run", "--artifact", "a.onnx", "--out", "poses.jsonl"]
+BENCH_ARGS = ["bench", "--artifact", "a.onnx", "--json", "b.json"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([*TRAIN_ARGS, "--batch-size", "0"], "argument --batch-size: 0 is not an integer >= 1"),
+        ([*TRAIN_ARGS, "--lr", "nan"], "argument --lr: nan is not a finite number > 0"),
+        ([*TRAIN_ARGS, "--lr=-0.001"], "argument --lr: -0.001 is not a finite number > 0"),
+        ([*TRAIN_ARGS, "--epochs", "-1"], "argument --epochs: -1 is not an integer >= 0"),
+        ([*TRAIN_ARGS, "--seed", "-5"], "argument --seed: -5 is not an integer in [0, "),
+        ([*TRAIN_ARGS, "--limit", "0"], "argument --limit: 0 is not an integer >= 1"),
+        ([*TRAIN_ARGS, "--max-batches", "x"], "argument --max-batches: 'x' is not an integer"),
+        ([*RUN_ARGS, "--udp", "70000"], "argument --udp: 70000 is not an integer in [0, 65535]"),
+        ([*RUN_ARGS, "--replay", "t", "--threads", "0"], "argument --threads: 0 is not"),
+        ([*RUN_ARGS, "--udp", "9750", "--duration", "inf"], "argument --duration: inf is not"),
+        ([*RUN_ARGS, "--replay", "t", "--max-latency-ms", "0"], "--max-latency-ms: 0 is not"),
+        (["data", "show", str(CLIP), "--out", "a.gif", "--fps", "0"], "argument --fps: 0 is not"),
+        (["data", "synth", "--data", "d", "--out", "o", "--limit", "-2"], "--limit: -2 is not"),
+        (
+            ["distill", "--teacher", "t", "--student", "s", "--data", "d", "--out", "o",
+             "--alpha", "1.5"],
+            "argument --alpha: 1.5 is not a finite number >= 0 and <= 1",
+        ),
+        (["validate", "a.onnx", "--windows", "0"], "argument --windows: 0 is not"),
+        (["validate", "a.onnx", "--max-mpjpe-delta-mm", "nan"], "--max-mpjpe-delta-mm: nan"),
+        (["export", "--model", "m", "--backend", "onnx", "--out", "o", "--calib-samples", "0"],
+         "argument --calib-samples: 0 is not"),
+        ([*BENCH_ARGS, "--threads", "1", "0"], "argument --threads: 0 is not"),
+        ([*BENCH_ARGS, "--warmup", "-1"], "argument --warmup: -1 is not"),
+        (["pipeline", "--teacher-steps", "0"], "argument --teacher-steps: 0 is not"),
+        (["eval", "--model", "m", "--data", "d", "--batch-size", "-4"], "--batch-size: -4 is not"),
+        (["train", "--model", "m"], "the following arguments are required: --data, --out"),
+    ],
+)  # fmt: skip
+def test_out_of_range_arguments_stop_in_the_parser(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """These gave tracebacks or silently did something else (a port over 65535, no epochs)."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err, err
+    assert err.startswith(f"edgesdk {argv[0]}") and "error: " in err
+
+
+def test_help_still_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--help"]) == 0
+    assert "--udp" in capsys.readouterr().out

@@ -21,6 +21,7 @@ from edgesdk.bench.accuracy import Batches, artifact_accuracy, combination_windo
 from edgesdk.bench.cost import flops_and_params
 from edgesdk.bench.harness import EAGER, BenchConfig, add_artifact, artifact_figures, one_line, put
 from edgesdk.bench.latency import eager_devices, eager_latency, peak_rss
+from edgesdk.errors import EdgeSDKError
 from edgesdk.export.backends import BACKENDS
 from edgesdk.export.export import artifact_name, export_model
 from edgesdk.export.manifest import artifact_digest, read_manifest
@@ -162,8 +163,8 @@ def artifact_for(ckpt: Path, backend: str, precision: str, cfg: BenchConfig) -> 
             same = manifest["checkpoint"]["weights_sha256"] == _weights_sha(ckpt)
             if same and manifest["precision"] == precision and manifest["backend"] == backend:
                 return path, "reused"
-        except (KeyError, ValueError, OSError):
-            pass  # an unreadable or foreign manifest: export again
+        except (KeyError, ValueError, OSError, EdgeSDKError):
+            pass  # an unreadable, foreign or outdated manifest, or a changed file: export again
     path = export_model(
         ckpt,
         backend,

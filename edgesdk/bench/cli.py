@@ -1,10 +1,10 @@
 """``edgesdk bench`` and ``edgesdk report``: the benchmark harness and its report.
 
 ``add_bench_parsers(subparsers)`` registers both commands on the ``edgesdk`` parser; their
-handlers return the exit code: 0, 1 when ``bench --check`` finds a figure outside its budget,
-2 on bad input (``EdgeSDKError``, printed as one line by ``edgesdk.cli.main``). With
-``--artifact FILE`` and
-no ``--models`` / ``--data`` nothing imports torch: latency, size and peak RSS only.
+handlers return the exit code: 0, 1 when a case FAILs (an export or a run failed, outputs
+not finite) or ``bench --check`` finds a figure outside its budget, 2 on bad input
+(``EdgeSDKError``, printed as one line by ``edgesdk.cli.main``). With ``--artifact FILE``
+and no ``--models`` / ``--data`` nothing imports torch: latency, size and peak RSS only.
 
 Example:
     $ edgesdk bench --models runs/students/same-student-distilled --backends onnx \\
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from edgesdk.bench.harness import BACKENDS, PRECISIONS, cases
+from edgesdk.cliargs import int_range, non_negative_int, thread_count
 from edgesdk.errors import EdgeSDKError
 
 EXIT_VIOLATION = 1
@@ -152,7 +153,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(_summary_line(r))
     for v in violations:
         print(f"budget: {v}", file=sys.stderr)
-    return EXIT_VIOLATION if violations else 0
+    failed = violations or any(not r["passed"] for r in reports)
+    return EXIT_VIOLATION if failed else 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -184,11 +186,14 @@ def add_bench_parsers(subparsers: Any) -> None:
     b.add_argument("--junit", default=None, metavar="FILE", help="write JUnit XML")
     b.add_argument("--data", default=None, metavar="DIR", help="mocap folder (test split)")
     b.add_argument(
-        "--windows", type=int, default=8, help="held-out windows per device combination (0: all)"
+        "--windows",
+        type=non_negative_int,
+        default=8,
+        help="held-out windows per device combination (0: all)",
     )
-    b.add_argument("--calls", type=int, default=100, help="timed calls (>= 100)")
-    b.add_argument("--warmup", type=int, default=10, help="untimed calls first")
-    b.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    b.add_argument("--calls", type=int_range(100), default=100, help="timed calls (>= 100)")
+    b.add_argument("--warmup", type=non_negative_int, default=10, help="untimed calls first")
+    b.add_argument("--threads", type=thread_count, nargs="+", default=[1, 2])
     b.add_argument(
         "--artifacts-dir",
         default="runs/bench/artifacts",

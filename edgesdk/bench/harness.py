@@ -91,14 +91,16 @@ class BenchConfig:
         for m in self.models:
             if not (Path(m) / "config.json").is_file():
                 raise EdgeSDKError(f"{m}: not a checkpoint folder (no config.json)")
-        from edgesdk.export.manifest import read_manifest
-        from edgesdk.export.runners import backend_of
+        from edgesdk.export.manifest import manifest_path, read_manifest
+        from edgesdk.export.runners import backend_of, check_io, coreml_can_predict, open_runner
 
         for a in self.artifacts:
-            backend_of(a)  # a known suffix
+            backend = backend_of(a)  # a known suffix
             if not Path(a).exists():
                 raise EdgeSDKError(f"{a}: no such artifact")
-            read_manifest(a)  # beside it, readable
+            manifest = read_manifest(a)  # beside it, valid, and the artifact's hash matches
+            if backend != "coreml" or coreml_can_predict():  # loadable, with its declared tensors
+                check_io(open_runner(a), manifest["io"], manifest_path(a))
         if self.data is not None and not Path(self.data).is_dir():
             raise EdgeSDKError(f"--data {self.data}: no such folder")
 

@@ -146,8 +146,8 @@ def artifact_latency(
     feeds: Sequence[Sequence[np.ndarray]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Latency figures of an artifact per thread count (``{"1": {...}, "2": {...}}``)."""
-    from edgesdk.export.manifest import read_manifest
-    from edgesdk.export.runners import open_runner
+    from edgesdk.export.manifest import manifest_path, read_manifest
+    from edgesdk.export.runners import check_io, open_runner
 
     io = read_manifest(artifact)["io"]
     feeds = feeds or [example_feed(io)]
@@ -155,6 +155,7 @@ def artifact_latency(
     out = {}
     for n in threads:
         runner = open_runner(artifact, threads=n)
+        check_io(runner, io, manifest_path(artifact))
         out[str(n)] = time_calls(runner.run, feeds, state, calls, warmup)
     return out
 

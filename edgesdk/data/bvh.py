@@ -41,6 +41,12 @@ _FPS_SNAP = 5e-4
 _MOTION_RE = re.compile(r"^\s*MOTION\s*$", re.MULTILINE)
 _FRAMES_RE = re.compile(r"Frames\s*:\s*(\S+)", re.IGNORECASE)
 _FRAME_TIME_RE = re.compile(r"Frame\s*Time\s*:\s*(\S+)", re.IGNORECASE)
+# Bounds on what a file may ask for: 10 kHz to 1 Hz, and the memory of the import (the channel
+# values, then global rotations and positions of every joint, float64, with working copies).
+MIN_FRAME_TIME_S = 1e-4
+MAX_FRAME_TIME_S = 1.0
+MAX_IMPORT_BYTES = 4 * 2**30
+_BYTES_PER_JOINT_FRAME = 3 * 12 * 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -179,7 +185,9 @@ def read_bvh(path: str | Path) -> BvhMotion:
     for chans in channels:
         starts.append(total)
         total += len(chans)
-    frame_time_s, motion = _parse_motion(tail, where, total)
+    check_import_size(where, "", _FRAMES_RE.search(tail), total, len(names))
+    first_line = text.count("\n", 0, motion_match.end()) + 1
+    frame_time_s, motion = _parse_motion(tail, where, total, first_line)
     return BvhMotion(
         path=where,
         names=tuple(names),
@@ -269,7 +277,31 @@ def _parse_hierarchy(
     return names, parents, offsets, channels
 
 
-def _parse_motion(tail: str, where: str, num_channels: int) -> tuple[float, np.ndarray]:
+def check_import_size(
+    where: str, what: str, frames: re.Match[str] | int | None, channels: int, joints: int
+) -> None:
+    """Refuse, before allocating, an import whose memory would pass ``MAX_IMPORT_BYTES``
+    (``frames``: a count, or the ``Frames:`` match of the file, checked later if unreadable)."""
+    if isinstance(frames, re.Match):
+        try:
+            frames = int(frames.group(1))
+        except ValueError:
+            return
+    if frames is None or frames <= 0:
+        return
+    need = frames * (channels * 8 + joints * _BYTES_PER_JOINT_FRAME)
+    if need > MAX_IMPORT_BYTES:
+        raise EdgeSDKError(
+            f"{where}: {what}{frames} frames x {joints} joints would need about "
+            f"{need / 2**30:.1f} GiB to import (limit {MAX_IMPORT_BYTES / 2**30:.0f} GiB)"
+        )
+
+
+def _parse_motion(
+    tail: str, where: str, num_channels: int, first_line: int
+) -> tuple[float, np.ndarray]:
+    """The frame time and the ``[frames, channels]`` values, checked row by row (one row per
+    frame, each with exactly ``num_channels`` values), naming the file's line on an error."""
     frames_match = _FRAMES_RE.search(tail)
     time_match = _FRAME_TIME_RE.search(tail)
     if frames_match is None or time_match is None:
@@ -283,32 +315,52 @@ def _parse_motion(tail: str, where: str, num_channels: int) -> tuple[float, np.n
         raise EdgeSDKError(f"{where}: zero frames in MOTION (Frames: {num_frames})")
     if not (math.isfinite(frame_time_s) and frame_time_s > 0):
         raise EdgeSDKError(f"{where}: Frame Time must be positive, got {frame_time_s}")
+    if not MIN_FRAME_TIME_S <= frame_time_s <= MAX_FRAME_TIME_S:
+        raise EdgeSDKError(
+            f"{where}: Frame Time {frame_time_s:g} s is outside {MIN_FRAME_TIME_S:g} to "
+            f"{MAX_FRAME_TIME_S:g} s ({1 / MAX_FRAME_TIME_S:g} to {1 / MIN_FRAME_TIME_S:g} Hz)"
+        )
     block = tail[time_match.end() :]
-    tokens = block.split()
-    try:
-        values = np.array(tokens, dtype=np.float64)
-    except ValueError:
-        bad_at = next(i for i, v in enumerate(tokens) if not _is_float(v))
-        if bad_at == len(tokens) - 1 and not block[-1:].isspace():
-            # The file ends inside a number: it was cut off, not written wrong.
-            values = np.array(tokens[:-1], dtype=np.float64)
-        else:
-            bad = tokens[bad_at]
-            raise EdgeSDKError(f"{where}: non-numeric value {bad[:20]!r} in MOTION") from None
-    expected = num_frames * num_channels
-    if values.size < expected:
-        found = values.size // num_channels if num_channels else 0
+    line0 = first_line + tail.count("\n", 0, time_match.end())  # the Frame Time line
+    rows: list[tuple[int, list[str]]] = []
+    for k, line in enumerate(block.split("\n")):
+        tokens = line.split()
+        if tokens:
+            rows.append((line0 + k, tokens))
+    if rows and not block[-1:].isspace() and not _is_float(rows[-1][1][-1]):
+        # The file ends inside a number (e.g. after its sign): it was cut off, not written wrong.
+        rows[-1] = (rows[-1][0], rows[-1][1][:-1])
+    whole = sum(1 for _, tokens in rows if len(tokens) == num_channels)
+    for i, (line_no, tokens) in enumerate(rows):
+        if len(tokens) == num_channels:
+            continue
+        if i == len(rows) - 1 and len(tokens) < num_channels and i < num_frames:
+            break  # a last row cut short: reported as truncated below
+        raise EdgeSDKError(
+            f"{where}: line {line_no}: {len(tokens)} values in frame {i + 1}, expected "
+            f"{num_channels} (one row per frame)"
+        )
+    if len(rows) > num_frames:
+        raise EdgeSDKError(
+            f"{where}: line {rows[num_frames][0]}: MOTION has {len(rows) - num_frames} rows "
+            f"more than 'Frames: {num_frames}'"
+        )
+    if whole < num_frames:
+        found = sum(len(tokens) for _, tokens in rows)
         raise EdgeSDKError(
             f"{where}: truncated MOTION (expected {num_frames} frames x {num_channels} "
-            f"channels, found {values.size} values, {found} whole frames)"
+            f"channels, found {found} values, {whole} whole frames)"
         )
-    if values.size > expected:
+    try:
+        values = np.array([v for _, tokens in rows for v in tokens], dtype=np.float64)
+    except ValueError:
+        bad_line, bad = next((n, v) for n, tokens in rows for v in tokens if not _is_float(v))
         raise EdgeSDKError(
-            f"{where}: MOTION has {values.size - expected} values more than "
-            f"{num_frames} frames x {num_channels} channels"
-        )
+            f"{where}: line {bad_line}: non-numeric value {bad[:20]!r} in MOTION"
+        ) from None
     if not np.isfinite(values).all():
-        raise EdgeSDKError(f"{where}: NaN or infinite value in MOTION")
+        k = int(np.flatnonzero(~np.isfinite(values))[0]) // max(num_channels, 1)
+        raise EdgeSDKError(f"{where}: line {rows[k][0]}: NaN or infinite value in MOTION")
     return frame_time_s, values.reshape(num_frames, num_channels)
 
 
@@ -342,6 +394,10 @@ def load_clip(
     """
     clip, _, _ = _load(path, up_axis, unit_scale)
     if fps is not None:
+        if not (math.isfinite(fps) and 0 < fps <= 1 / MIN_FRAME_TIME_S):
+            raise EdgeSDKError(f"{path}: cannot resample to {fps} Hz")
+        frames = math.ceil(clip.duration_s * fps)
+        check_import_size(str(path), f"resampled to {fps:g} Hz, ", frames, 0, len(JOINT_NAMES))
         clip = resample(clip, fps)
     return clip
 

@@ -34,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -53,6 +54,7 @@ from edgesdk.data.sensors import (
     slot_mount,
 )
 from edgesdk.errors import EdgeSDKError
+from edgesdk.io import temp_prefix
 
 FORMAT = "edgesdk-take"
 FORMAT_VERSION = 1
@@ -109,7 +111,7 @@ def write_take(take: Take, out_dir: str | Path, *, overwrite: bool = False) -> P
     if out.exists() and not overwrite:
         raise EdgeSDKError(f"{out}: already exists (pass overwrite=True to replace it)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(f".{out.name}.tmp-"), dir=out.parent))
     try:
         _write_contents(take, tmp)
         if out.exists():
@@ -236,15 +238,20 @@ def read_take(take_dir: str | Path) -> Take:
     if meta.get("head_pose") is not None:
         head_pose = _read_head_pose(folder, meta_path, meta["head_pose"])
     seed = meta.get("seed")
-    extra = meta.get("extra") or {}
-    if not isinstance(extra, dict):
-        raise EdgeSDKError(f"{meta_path}: 'extra' must be an object")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise EdgeSDKError(f"{meta_path}: 'seed' is {_shown(seed)}: expected an integer or null")
+    clip_name = meta.get("source_clip")
+    if clip_name is not None and not isinstance(clip_name, str):
+        raise EdgeSDKError(f"{meta_path}: 'source_clip' is {_shown(clip_name)}: expected a name")
+    extra = meta.get("extra")
+    if extra is not None and not isinstance(extra, dict):
+        raise EdgeSDKError(f"{meta_path}: 'extra' is {_shown(extra)}: expected an object")
     return Take(
         streams=streams,
         head_pose=head_pose,
-        clip_name=str(meta.get("source_clip") or ""),
-        seed=int(seed) if seed is not None else None,
-        meta={**extra, **{k: meta[k] for k in IMPORT_KEYS if k in meta}},
+        clip_name=clip_name or "",
+        seed=seed,
+        meta={**(extra or {}), **{k: meta[k] for k in IMPORT_KEYS if k in meta}},
     )
 
 
@@ -271,19 +278,22 @@ def _read_device(folder: Path, meta_path: Path, device_id: str, entry: Any) -> D
     if not isinstance(entry, dict):
         raise EdgeSDKError(f"{where}: must be an object")
     if isinstance(entry.get("spec"), dict):
+        _check_spec_types(entry["spec"], f"{where}.spec")
         spec = DeviceSpec.from_dict(entry["spec"], where=f"{where}.spec")
     else:
         missing = [k for k in ("kind", "slot", "rate_hz") if k not in entry]
         if missing:
             raise EdgeSDKError(f"{where}: missing {', '.join(missing)}")
+        if not isinstance(entry["kind"], str):
+            raise EdgeSDKError(f"{where}.kind: expected a name, got {_shown(entry['kind'])}")
         rate_hz = _number(entry["rate_hz"], f"{where}.rate_hz")
         slot = entry["slot"]
         if slot is not None and not isinstance(slot, str):
-            raise EdgeSDKError(f"{where}.slot: expected a slot name or null, got {slot!r}")
-        spec = DeviceSpec(str(entry["kind"]), slot, rate_hz=rate_hz)
+            raise EdgeSDKError(f"{where}.slot: expected a slot name or null, got {_shown(slot)}")
+        spec = DeviceSpec(entry["kind"], slot, rate_hz=rate_hz)
     if spec.device_id != device_id:
         raise EdgeSDKError(f"{where}: kind and slot give id {spec.device_id!r}, not {device_id!r}")
-    path = folder / str(entry.get("file", f"{device_id}.csv"))
+    path = take_file(folder, entry.get("file", f"{device_id}.csv"), f"{where}.file")
     headers = (DEVICE_COLUMNS, DEVICE_COLUMNS_NO_UACC, DEVICE_COLUMNS_RAW)
     columns, t_ns, values = _read_csv(path, headers)
     get = {c: values[:, i] for i, c in enumerate(columns[1:])}
@@ -298,6 +308,8 @@ def _read_device(folder: Path, meta_path: Path, device_id: str, entry: Any) -> D
         else:
             user_acc = acc - _quat_rows_z(quat) * GRAVITY_MPS2
     truth = entry.get("ground_truth") or {}
+    if not isinstance(truth, dict):
+        raise EdgeSDKError(f"{where}.ground_truth: expected an object, got {_shown(truth)}")
     return DeviceStream(
         spec=spec,
         t_ns=t_ns,
@@ -305,21 +317,28 @@ def _read_device(folder: Path, meta_path: Path, device_id: str, entry: Any) -> D
         user_acc_mps2=user_acc,
         gyro_rads=np.stack([get["gyro_x"], get["gyro_y"], get["gyro_z"]], 1),
         quat_wxyz=quat,
-        heading_deg=_opt_float(truth.get("heading_deg")),
-        clock_offset_s=_opt_float(truth.get("clock_offset_s")),
-        mount_quat_wxyz=_opt_tuple(truth.get("mount_quat_wxyz"), 4, f"{where}.ground_truth"),
-        lever_arm_m=_opt_tuple(truth.get("lever_arm_m"), 3, f"{where}.ground_truth"),
+        heading_deg=_opt_float(truth.get("heading_deg"), f"{where}.ground_truth.heading_deg"),
+        clock_offset_s=_opt_float(
+            truth.get("clock_offset_s"), f"{where}.ground_truth.clock_offset_s"
+        ),
+        mount_quat_wxyz=_opt_tuple(
+            truth.get("mount_quat_wxyz"), 4, f"{where}.ground_truth.mount_quat_wxyz"
+        ),
+        lever_arm_m=_opt_tuple(truth.get("lever_arm_m"), 3, f"{where}.ground_truth.lever_arm_m"),
     )
 
 
 def _read_head_pose(folder: Path, meta_path: Path, entry: Any) -> HeadPose:
     if not isinstance(entry, dict) or "rate_hz" not in entry:
         raise EdgeSDKError(f"{meta_path}: 'head_pose' must be an object with rate_hz")
-    path = folder / str(entry.get("file", HEAD_POSE_FILE))
+    path = take_file(folder, entry.get("file", HEAD_POSE_FILE), f"{meta_path} head_pose.file")
+    device = entry.get("device", "glasses_head")
+    if not isinstance(device, str):
+        raise EdgeSDKError(f"{meta_path} head_pose.device: expected an id, got {_shown(device)}")
     _, t_ns, values = _read_csv(path, (HEAD_POSE_COLUMNS,))
     _check_unit_quats(path, values[:, 3:7])
     return HeadPose(
-        device_id=str(entry.get("device", "glasses_head")),
+        device_id=device,
         t_ns=t_ns,
         pos_m=values[:, :3],
         quat_wxyz=values[:, 3:7],
@@ -406,16 +425,77 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else _number(value, "ground_truth")
+def _opt_float(value: Any, where: str) -> float | None:
+    return None if value is None else _number(value, where)
 
 
 def _opt_tuple(value: Any, size: int, where: str) -> Any:
     if value is None:
         return None
     if not isinstance(value, list) or len(value) != size:
-        raise EdgeSDKError(f"{where}: expected a list of {size} numbers, got {value!r}")
-    vec = tuple(float(v) for v in value)
-    if not all(math.isfinite(v) for v in vec):
-        raise EdgeSDKError(f"{where}: non-finite value in {value!r}")
-    return vec
+        raise EdgeSDKError(f"{where}: expected a list of {size} numbers, got {_shown(value)}")
+    return tuple(_number(v, where) for v in value)
+
+
+def _shown(value: Any) -> str:
+    """A value from a file, short, for an error line."""
+    text = json.dumps(value) if _jsonable(value) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def take_file(folder: Path, name: Any, where: str) -> Path:
+    """A file named in ``meta.json``: a relative path that stays inside the take folder (no
+    absolute path, no ``..``, no link out of it); its content is never shown in an error.
+
+    Example:
+        >>> take_file(Path("/takes/t1"), "/etc/passwd", "devices.watch.file")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        edgesdk.errors.EdgeSDKError: devices.watch.file: '/etc/passwd' is not a file inside ...
+    """
+    bad = EdgeSDKError(f"{where}: {str(name)[:80]!r} is not a file inside the take folder {folder}")
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise bad
+    rel = Path(name)
+    if rel.is_absolute() or rel.drive or ".." in rel.parts:
+        raise bad
+    path = folder / rel
+    try:
+        inside = path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a link loop
+        inside = False
+    if not inside:
+        raise bad
+    return path
+
+
+def _check_spec_types(spec: dict[str, Any], where: str) -> None:
+    """Each field of a device spec against the type of its default, naming the first wrong."""
+    for f in dataclasses.fields(DeviceSpec):
+        if f.name not in spec:
+            continue
+        value, default = spec[f.name], f.default
+        if value is None:
+            ok = "None" in str(f.type)  # e.g. ``float | None``
+        elif isinstance(default, str) or f.name in ("kind", "slot"):
+            ok = isinstance(value, str)
+        elif isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int | float) or f.name == "rate_hz":
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        elif default is None or isinstance(default, tuple):
+            ok = isinstance(value, list) and all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in value
+            )
+        else:
+            ok = True
+        if not ok:
+            raise EdgeSDKError(f"{where}.{f.name}: wrong type ({_shown(value)})")

@@ -7,6 +7,8 @@ Example:
 
 from __future__ import annotations
 
+import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from edgesdk.data.sensors import KINDS, DeviceSpec, simulate_take
 from edgesdk.data.slots import SLOTS
 from edgesdk.data.sources import list_motion_files, load_motion
 from edgesdk.errors import EdgeSDKError
+from edgesdk.io import clean_stale_temp
 
 _TYPICAL = {
     "phone": DeviceSpec.phone,
@@ -57,10 +60,45 @@ def synthesize_dir(
     if not files:
         raise EdgeSDKError(f"{data}: no .bvh files found (nor .amc)")
     files = files[:limit] if limit is not None else files
+    names = take_names(files, data if data.is_dir() else data.parent)
+    renamed = [n for f, n in zip(files, names, strict=True) if n != f.stem]
+    if renamed:
+        print(
+            f"edgesdk: {len(renamed)} clips share a file name with another in {data}: their "
+            f"takes are named after their folders ({', '.join(renamed[:3])}"
+            f"{', ...' if len(renamed) > 3 else ''})",
+            file=sys.stderr,
+        )
     out.mkdir(parents=True, exist_ok=True)
+    clean_stale_temp(out)  # folders of syntheses that were killed
     written = []
-    for i, path in enumerate(tqdm(files, desc="synth", disable=not progress)):
+    bar = tqdm(list(zip(files, names, strict=True)), desc="synth", disable=not progress)
+    for i, (path, name) in enumerate(bar):
         clip = load_motion(path)
         take = simulate_take(clip, devices, seed=seed + i)
-        written.append(write_take(take, out / clip.name, overwrite=True))
+        written.append(write_take(take, out / name, overwrite=True))
     return written
+
+
+def take_names(files: Sequence[Path], root: Path) -> list[str]:
+    """One take folder name per file: its stem, or, where stems collide (ignoring case, as
+    some file systems do), its path under ``root`` joined with ``__``; always unique.
+
+    Example:
+        >>> take_names([Path("d/a/walk.bvh"), Path("d/b/walk.bvh"), Path("d/run.bvh")], Path("d"))
+        ['a__walk', 'b__walk', 'run']
+    """
+    counts = Counter(f.stem.casefold() for f in files)
+    names: list[str] = []
+    taken: set[str] = set()
+    for f in files:
+        name = f.stem
+        if counts[name.casefold()] > 1:
+            rel = f.relative_to(root) if f.is_relative_to(root) else Path(f.name)
+            name = "__".join(rel.with_suffix("").parts)
+        base, k = name, 2
+        while name.casefold() in taken:
+            name, k = f"{base}-{k}", k + 1
+        taken.add(name.casefold())
+        names.append(name)
+    return names

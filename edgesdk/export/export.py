@@ -28,8 +28,9 @@ from edgesdk.body.skeleton import JOINT_NAMES, PARENTS
 from edgesdk.errors import EdgeSDKError
 from edgesdk.export.backends import BACKENDS, Backend
 from edgesdk.export.manifest import FORMAT, artifact_digest, manifest_path, tool_versions
+from edgesdk.export.runners import mark_pte_checked
 from edgesdk.export.validate import run_windows, validate
-from edgesdk.io import write_json_atomic
+from edgesdk.io import clean_stale_temp, temp_prefix, write_json_atomic
 from edgesdk.models.signature import ExportSignature, signature_for
 from edgesdk.quantize.calibration import calibration_set
 from edgesdk.train import checkpoint
@@ -139,6 +140,7 @@ def export_model(
     backend.check_tools()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale_temp(out_dir)  # folders of exports that were killed
     model = checkpoint.load(ckpt_dir)
     meta = checkpoint.read_meta(ckpt_dir)
     sig = signature_for(model)
@@ -163,10 +165,12 @@ def export_model(
         }
     name = artifact_name(meta["model"], backend, precision)
     final = out_dir / name
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as tmp:
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=temp_prefix(".export-")) as tmp:
         staged = Path(tmp) / name
         with torch.no_grad():
             recipe = _export_or_explain(backend, sig, precision, calib, staged)
+        if staged.suffix == ".pte":
+            mark_pte_checked(staged)  # written here, by ExecuTorch's own exporter
         manifest = _manifest(meta, ckpt_dir, sig, backend, precision, recipe, calibration, staged)
         manifest["command"] = command or " ".join(sys.argv)
         write_json_atomic(manifest_path(staged), manifest)

@@ -13,8 +13,14 @@ Example (the manifest beside the artifact lists the inputs and outputs)::
 from __future__ import annotations
 
 import abc
+import contextlib
+import hashlib
 import importlib.util
+import os
 import platform
+import re
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from edgesdk.errors import EdgeSDKError
+from edgesdk.io import cache_dir
 
 INSTALL_HINTS = {
     "executorch": "pip install executorch==1.5.1",
@@ -40,6 +47,12 @@ def require(module: str, what: str) -> None:
         )
 
 
+Shape = tuple[int | None, ...]  # None: a dimension the runtime does not fix
+# an artifact's tensors in call order: (name, or None where the runtime does not keep the
+# manifest's names; shape, or None where it does not tell)
+TensorIO = list[tuple[str | None, Shape | None]]
+
+
 class Runner(abc.ABC):
     """An artifact loaded in its runtime. ``run`` takes and returns float32 arrays."""
 
@@ -53,6 +66,10 @@ class Runner(abc.ABC):
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """The outputs for ``inputs``, both in the manifest's order."""
 
+    def io(self) -> tuple[TensorIO, TensorIO]:
+        """The artifact's own inputs and outputs (empty: the runtime does not tell)."""
+        return [], []
+
 
 class ExecuTorchRunner(Runner):
     backend = "executorch"
@@ -65,11 +82,79 @@ class ExecuTorchRunner(Runner):
 
         self._torch = torch
         torch.set_num_threads(threads)
+        probe_pte(path)
         self.method = Runtime.get().load_program(str(path)).load_method("forward")
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         args = [self._torch.from_numpy(np.ascontiguousarray(x, np.float32)) for x in inputs]
         return [np.asarray(o.numpy(), np.float32) for o in self.method.execute(args)]
+
+    def io(self) -> tuple[TensorIO, TensorIO]:
+        meta = self.method.metadata
+        ins = [meta.input_tensor_meta(i).sizes() for i in range(meta.num_inputs())]
+        outs = [meta.output_tensor_meta(i).sizes() for i in range(meta.num_outputs())]
+        return [(None, tuple(s)) for s in ins], [(None, tuple(s)) for s in outs]
+
+
+# Loads a .pte and runs it once on zeros; a crash shows as the child's signal.
+_PTE_PROBE = """
+import sys, torch
+from executorch.runtime import Runtime
+method = Runtime.get().load_program(sys.argv[1]).load_method("forward")
+meta = method.metadata
+args = [torch.zeros(tuple(meta.input_tensor_meta(i).sizes())) for i in range(meta.num_inputs())]
+method.execute(args)
+"""
+
+
+def probe_pte(path: Path) -> None:
+    """Load and run a .pte once in a child process before this process loads it.
+
+    ExecuTorch's loader aborts the whole process (SIGABRT) on some corrupt programs (a flipped
+    bit in an operator name is enough) instead of raising. A program that passed is
+    remembered by its sha256 (an empty marker file under ``edgesdk.io.cache_dir()``), so the
+    child runs once per program and machine; ``edgesdk export`` marks the programs it writes.
+
+    Raises:
+        EdgeSDKError: the child crashed or failed (one line, naming the file).
+    """
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    marker = cache_dir() / "pte-checked" / digest
+    if marker.is_file():
+        return
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _PTE_PROBE, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+    except subprocess.TimeoutExpired:
+        raise EdgeSDKError(f"{path}: the executorch runtime did not load it within 300 s") from None
+    if done.returncode < 0:
+        raise EdgeSDKError(
+            f"{path}: the executorch runtime crashes on it (signal {-done.returncode}): a "
+            "corrupt program; export it again"
+        )
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        last = lines[-1][:200] if lines else f"exit status {done.returncode}"
+        raise EdgeSDKError(f"{path}: the executorch runtime cannot load it ({last})")
+    _mark_checked(digest)
+
+
+def mark_pte_checked(path: Path) -> None:
+    """Remember a .pte this process wrote itself (``edgesdk export``) as checked."""
+    _mark_checked(hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def _mark_checked(digest: str) -> None:
+    marker = cache_dir() / "pte-checked" / digest
+    with contextlib.suppress(OSError):  # no cache folder: checked again next time
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
 
 
 class OnnxRunner(Runner):
@@ -86,6 +171,15 @@ class OnnxRunner(Runner):
         opts.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.names = [i.name for i in self.session.get_inputs()]
+
+    def io(self) -> tuple[TensorIO, TensorIO]:
+        def shape(t: Any) -> Shape:
+            return tuple(d if isinstance(d, int) else None for d in t.shape)
+
+        return (
+            [(t.name, shape(t)) for t in self.session.get_inputs()],
+            [(t.name, shape(t)) for t in self.session.get_outputs()],
+        )
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         feed = {
@@ -127,6 +221,12 @@ class LiteRTRunner(Runner):
         self._fast = _signature_tensors(self.runner, self.in_names, self.out_names)
         self._integer_in = {k: d for k, d in enumerate(self._in) if d["dtype"] != np.float32}
         self._integer_out = any(d["dtype"] != np.float32 for d in self._out)
+
+    def io(self) -> tuple[TensorIO, TensorIO]:
+        def shape(d: dict[str, Any]) -> Shape:
+            return tuple(int(v) for v in d["shape"])
+
+        return [(None, shape(d)) for d in self._in], [(None, shape(d)) for d in self._out]
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         if len(inputs) != len(self._in):
@@ -231,6 +331,14 @@ class CoreMLRunner(Runner):
         spec = self.model.get_spec()
         self.in_names = [i.name for i in spec.description.input]
         self.out_names = [o.name for o in spec.description.output]
+        self._spec = spec
+
+    def io(self) -> tuple[TensorIO, TensorIO]:
+        def shape(t: Any) -> Shape | None:
+            return tuple(int(d) for d in t.type.multiArrayType.shape) or None
+
+        d = self._spec.description
+        return [(t.name, shape(t)) for t in d.input], [(t.name, None) for t in d.output]
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         out = self.model.predict(
@@ -263,9 +371,114 @@ def backend_of(path: Path | str) -> str:
 
 
 def open_runner(path: Path | str, threads: int = 1) -> Runner:
-    """Load an artifact in the runtime its suffix names."""
+    """Load an artifact in the runtime its suffix names, after checking the file's header (a
+    native loader given random bytes may abort the process instead of raising).
+
+    Raises:
+        EdgeSDKError: an unknown suffix, a missing file, a header that is not the format's,
+            or any error of the runtime's loader, as one line.
+    """
     path = Path(path)
     backend = backend_of(path)
     if not path.exists():
         raise EdgeSDKError(f"{path}: no such artifact")
-    return RUNNERS[backend](path, threads)
+    check_header(path, backend)
+    try:
+        return RUNNERS[backend](path, threads)
+    except EdgeSDKError:
+        raise
+    except Exception as exc:  # the runtimes' own errors (protobuf, flatbuffer, ...)
+        lines = str(exc).strip().splitlines()
+        first = lines[0][:200] if lines else type(exc).__name__
+        raise EdgeSDKError(f"{path}: the {backend} runtime cannot load it ({first})") from None
+
+
+# flatbuffer file identifiers (bytes 4-8): pattern and how to say it
+_FLATBUFFER_IDS = {
+    "executorch": (re.compile(rb"ET\d\d"), "'ET' and two digits"),
+    "tflite": (re.compile(rb"TFL3"), "'TFL3'"),
+}
+_FORMAT_NAMES = {
+    "executorch": "an ExecuTorch .pte",
+    "tflite": "a LiteRT .tflite",
+    "onnx": "an ONNX",
+}
+
+
+def check_header(path: Path, backend: str) -> None:
+    """The format's identifier and sizes, before any bytes reach a native loader.
+
+    Example:
+        >>> import tempfile
+        >>> bad = Path(tempfile.mkdtemp()) / "x.pte"
+        >>> _ = bad.write_bytes(bytes(64))
+        >>> check_header(bad, "executorch")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        edgesdk.errors.EdgeSDKError: ...x.pte: not an ExecuTorch .pte file (identifier ...
+    """
+    if backend == "coreml":
+        if not (path.is_dir() and (path / "Manifest.json").is_file()):
+            raise EdgeSDKError(f"{path}: not an .mlpackage folder (no Manifest.json inside)")
+        return
+    if not path.is_file():
+        raise EdgeSDKError(f"{path}: not a file")
+    size = path.stat().st_size
+    what = _FORMAT_NAMES[backend]
+    if size < 16:
+        raise EdgeSDKError(f"{path}: not {what} file ({size} bytes)")
+    with path.open("rb") as f:
+        head = f.read(40)
+    if backend not in _FLATBUFFER_IDS:
+        return  # ONNX is a protobuf without a magic number; its parser raises cleanly
+    pattern, expected = _FLATBUFFER_IDS[backend]
+    if not pattern.fullmatch(head[4:8]):
+        raise EdgeSDKError(
+            f"{path}: not {what} file (identifier {head[4:8]!r} at byte 4, expected {expected})"
+        )
+    root = int.from_bytes(head[:4], "little")
+    if not 8 <= root < size:
+        raise EdgeSDKError(
+            f"{path}: corrupt (flatbuffer root offset {root} outside the file's {size} bytes)"
+        )
+    if backend == "executorch" and head[8:12] == b"eh00" and len(head) >= 32:
+        needed = max(int.from_bytes(head[16:24], "little"), int.from_bytes(head[24:32], "little"))
+        if needed > size:
+            raise EdgeSDKError(
+                f"{path}: truncated (its header says {needed} bytes or more, the file has {size})"
+            )
+
+
+def check_io(runner: Any, io: dict[str, Any], where: Path | str) -> None:
+    """The manifest's tensors (``io``) against the artifact's own, where its runtime tells:
+    count, order, names (ONNX, Core ML) and shapes. One error line on a mismatch."""
+    tell = getattr(runner, "io", None)  # a wrapped or stand-in runner may not tell
+    if not callable(tell):
+        return
+    ins, outs = tell()
+    for kind, mine in (("inputs", ins), ("outputs", outs)):
+        if not mine:
+            continue
+        declared = io[kind]
+        if len(declared) != len(mine):
+            raise EdgeSDKError(
+                f"{where}: the manifest lists {len(declared)} {kind}, the artifact has "
+                f"{len(mine)} (a manifest of another model?)"
+            )
+        for d, (name, shape) in zip(declared, mine, strict=True):
+            if name is not None and name != d["name"]:
+                raise EdgeSDKError(
+                    f"{where}: {kind} {d['name']!r} of the manifest is {name!r} in the "
+                    "artifact (a manifest of another model?)"
+                )
+            if shape is not None and not _same_shape(tuple(d["shape"]), shape):
+                raise EdgeSDKError(
+                    f"{where}: {kind[:-1]} {d['name']!r} has shape {list(d['shape'])} in the "
+                    f"manifest, {[s if s is not None else '?' for s in shape]} in the artifact"
+                )
+
+
+def _same_shape(declared: tuple[int, ...], actual: Shape) -> bool:
+    return len(declared) == len(actual) and all(
+        a is None or a == d for d, a in zip(declared, actual, strict=True)
+    )

@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from edgesdk.errors import EdgeSDKError
 from edgesdk.export.backends import BACKENDS
-from edgesdk.export.manifest import read_manifest
-from edgesdk.export.runners import backend_of, open_runner
+from edgesdk.export.manifest import manifest_path, read_manifest
+from edgesdk.export.runners import backend_of, check_io, open_runner
 from edgesdk.models.base import target_positions_rel
 from edgesdk.models.signature import ExportSignature, signature_for
 from edgesdk.quantize.calibration import eager_calls, model_inputs, windows
@@ -109,6 +110,42 @@ def check_coreml_spec(artifact: Path, sig: ExportSignature) -> dict[str, Any]:
     return {"spec_version": spec.specificationVersion, "problems": problems}
 
 
+def _checkpoint_of(manifest: dict[str, Any], artifact: Path) -> str:
+    path = (
+        manifest.get("checkpoint", {}).get("path")
+        if isinstance(manifest.get("checkpoint"), dict)
+        else None
+    )
+    if not isinstance(path, str) or not path:
+        raise EdgeSDKError(
+            f"{manifest_path(artifact)}: no checkpoint path; give the model with --model-dir"
+        )
+    return path
+
+
+def check_signature(
+    manifest: dict[str, Any], sig: ExportSignature, artifact: Path, ckpt: Path | str
+) -> None:
+    """The manifest's model and tensors must be the checkpoint's (names and shapes, in order)."""
+    where = manifest_path(artifact)
+    name = sig.model.config.name
+    if manifest["model"] != name:
+        raise EdgeSDKError(
+            f"{where}: a manifest of model {manifest['model']!r}, the checkpoint {ckpt} is {name!r}"
+        )
+    for kind, tensors in (("inputs", sig.inputs), ("outputs", sig.outputs)):
+        declared = [(t["name"], list(t["shape"])) for t in manifest["io"][kind]]
+        expected = [(t.name, list(t.shape)) for t in tensors]
+        if declared != expected:
+            diff = next(
+                (f"{d} != {e}" for d, e in zip(declared, expected, strict=False) if d != e),
+                f"{len(declared)} != {len(expected)} tensors",
+            )
+            raise EdgeSDKError(
+                f"{where}: {kind} do not match the checkpoint's model {name} ({diff})"
+            )
+
+
 def validate(
     artifact: Path | str,
     data_dir: Path | str | None,
@@ -121,10 +158,12 @@ def validate(
 ) -> dict[str, Any]:
     """The validation report of one artifact; ``report["passed"]`` is the gate."""
     artifact = Path(artifact)
-    manifest = read_manifest(artifact)
     backend = backend_of(artifact)
-    model = checkpoint.load(model_dir or manifest["checkpoint"]["path"])
+    manifest = read_manifest(artifact)  # fields checked, and the artifact's hash
+    ckpt = model_dir or _checkpoint_of(manifest, artifact)
+    model = checkpoint.load(ckpt)
     sig = signature_for(model)
+    check_signature(manifest, sig, artifact, ckpt)
     report: dict[str, Any] = {
         "artifact": str(artifact),
         "model": manifest["model"],
@@ -142,10 +181,12 @@ def validate(
         )
         return report
     if data_dir is None:
-        raise ValueError("validation needs held-out data (--data DIR)")
+        raise EdgeSDKError(f"{artifact}: validation needs held-out data (--data DIR)")
     data = data or load_train_data(Path(data_dir), progress=progress)
     batches = windows(model, data.test, limit=max_windows)
-    figures = run_windows(sig, open_runner(artifact, threads), batches)
+    runner = open_runner(artifact, threads)
+    check_io(runner, manifest["io"], manifest_path(artifact))
+    figures = run_windows(sig, runner, batches)
     report.update(ran=True, data_fingerprint=data.fingerprint, split="test", **figures)
     ok = figures["finite"] and figures["mpjpe_delta_mm"] <= max_mpjpe_delta_mm
     if manifest["precision"] == "fp32":

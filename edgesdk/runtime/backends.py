@@ -16,6 +16,7 @@ Example (an artifact exported by ``edgesdk export``)::
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from edgesdk.errors import EdgeSDKError
-from edgesdk.export.manifest import read_manifest
-from edgesdk.export.runners import SUFFIXES, open_runner
+from edgesdk.export.manifest import MAX_FPS, manifest_path, read_manifest
+from edgesdk.export.runners import SUFFIXES, check_io, open_runner
 
 
 class ModelBackend(abc.ABC):
@@ -34,6 +35,8 @@ class ModelBackend(abc.ABC):
 
     def __init__(self, io: Mapping[str, Any], fps: float, model: str) -> None:
         self.model = model
+        if not (isinstance(fps, int | float) and math.isfinite(fps) and 0 < fps <= MAX_FPS):
+            raise EdgeSDKError(f"{model}: frame rate {fps!r}: must be a number in (0, {MAX_FPS:g}]")
         self.fps = float(fps)
         self.inputs: list[tuple[str, tuple[int, ...]]] = [
             (t["name"], tuple(int(d) for d in t["shape"])) for t in io["inputs"]
@@ -91,10 +94,35 @@ class ArtifactBackend(ModelBackend):
     """An exported artifact run by its runtime."""
 
     def __init__(self, artifact: Path, threads: int = 1) -> None:
-        manifest = read_manifest(artifact)
+        manifest = read_manifest(artifact)  # fields checked, and the artifact's hash
         self.runner = open_runner(artifact, threads)
         self.name = self.runner.backend
+        if manifest["backend"] != self.name:
+            raise EdgeSDKError(
+                f"{manifest_path(artifact)}: describes a {manifest['backend']} artifact, "
+                f"not a {self.name} one"
+            )
+        check_io(self.runner, manifest["io"], manifest_path(artifact))
         super().__init__(manifest["io"], manifest["rates"]["fps"], str(manifest["model"]))
+        self._check_finite(artifact)
+
+    def _check_finite(self, artifact: Path) -> None:
+        """One call on a frame without devices: a model whose output is NaN there (e.g.
+        NaN weights) would make no frame at all, so it is refused here."""
+        try:
+            out = self.step({})
+        except EdgeSDKError:
+            raise
+        except Exception as exc:
+            lines = str(exc).strip().splitlines()
+            first = lines[0][:200] if lines else type(exc).__name__
+            raise EdgeSDKError(f"{artifact}: the model fails on its first call ({first})") from None
+        bad = [n for n, v in out.items() if not np.isfinite(v).all()]
+        self.reset()
+        if bad:
+            raise EdgeSDKError(
+                f"{artifact}: NaN or inf in {', '.join(bad)} on an empty frame (corrupt weights?)"
+            )
 
     def _run(self, feed: list[np.ndarray]) -> list[np.ndarray]:
         return self.runner.run(feed)

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from edgesdk.cliargs import port_int, positive_float, thread_count
 from edgesdk.errors import EdgeSDKError
 from edgesdk.runtime.session import Frame, SessionConfig
 
@@ -42,18 +43,24 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
     source = run.add_mutually_exclusive_group(required=True)
     source.add_argument("--replay", metavar="TAKE_DIR", help="a take folder to replay")
     source.add_argument(
-        "--udp", metavar="PORT", type=int, help="JSON datagrams on 127.0.0.1:PORT (runtime.udp)"
+        "--udp",
+        metavar="PORT",
+        type=port_int,
+        help="JSON datagrams on 127.0.0.1:PORT (runtime.udp; 0: any free port)",
     )
     run.add_argument("--out", required=True, help="poses.jsonl to write (atomically)")
     run.add_argument(
         "--realtime", action="store_true", help="replay at the recording's pace (wall clock)"
     )
     run.add_argument(
-        "--duration", type=float, default=None, help="with --udp: seconds (default: 10 s idle)"
+        "--duration",
+        type=positive_float,
+        default=None,
+        help="with --udp: seconds (default: 10 s idle)",
     )
     run.add_argument("--gif", default=None, help="also render the poses as an animated GIF")
-    run.add_argument("--max-latency-ms", type=float, default=100.0)
-    run.add_argument("--threads", type=int, default=1)
+    run.add_argument("--max-latency-ms", type=positive_float, default=100.0)
+    run.add_argument("--threads", type=thread_count, default=1)
     run.set_defaults(func=run_command)
     return run
 
@@ -87,13 +94,14 @@ def run_command(args: argparse.Namespace) -> int:
 
         session = Session(args.artifact, config, threads=args.threads)
         with UdpReceiver(session, port=args.udp) as rx:
+            port = rx.port  # the one bound, when --udp 0 asked for any free one
             frames = rx.run(
                 duration_s=args.duration, idle_timeout_s=None if args.duration else 10.0
             )
         write_poses(
             frames,
             out,
-            {"udp_port": args.udp, "stats": session.stats(), "placements": session.placements()},
+            {"udp_port": port, "stats": session.stats(), "placements": session.placements()},
         )
     summary: dict[str, Any] = {"frames": len(frames), "out": str(out)}
     if args.gif:

@@ -23,9 +23,15 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
+from collections.abc import Sequence
 
 _BUCKET_NS = 1_000_000_000
+# A timestamp more than the session's ``clock_jump_s`` off a device's clock is a glitch and is
+# dropped (``clock_jump``), unless this many samples in a row agree on the new clock: then the
+# device restarted and its stream is reset to it. The live session and replays share it.
+JUMP_VOTES = 5
 
 
 class ClockSync:
@@ -154,3 +160,48 @@ class ClockSync:
         else:
             self._slope = 0.0
         self._intercept = min(float(p[2] - dref) - self._slope * (p[1] - ref) for p in pts)
+
+
+def replay_arrivals(t_ns: Sequence[int], jump_ns: int) -> list[int]:
+    """When each sample of one recorded device (in file order) would have reached a live
+    session, in ns after the device's first sample, by the session's clock-jump rule.
+
+    A sample more than ``jump_ns`` off the median of its ``2 * JUMP_VOTES - 1`` neighbours is
+    a glitch: it arrives with the sample before it (the session then drops it as a
+    ``clock_jump``), and it never sets the device's start, so one sample stamped an hour early
+    cannot shift the others by an hour. A backward jump kept by ``JUMP_VOTES`` or more samples
+    (a restarted clock) continues from the arrival before it.
+
+    Example:
+        >>> t = [0, 10**7, 2 * 10**7, 3 * 10**7 - 3600 * 10**9, 4 * 10**7, 5 * 10**7]
+        >>> replay_arrivals(t, 2 * 10**9)
+        [0, 10000000, 20000000, 20000000, 40000000, 50000000]
+    """
+    n = len(t_ns)
+    if n == 0:
+        return []
+    half = JUMP_VOTES - 1
+    glitch = []
+    for i in range(n):
+        near = sorted(t_ns[max(0, i - half) : i + half + 1])
+        glitch.append(abs(t_ns[i] - near[len(near) // 2]) > jump_ns)
+    good = [t for t, g in zip(t_ns, glitch, strict=True) if not g]
+    if not good:  # nothing consistent: keep the file's own order and spacing
+        glitch = [False] * n
+        good = list(t_ns)
+    start = good[0]  # the earliest timestamp before any restart (jitter may reorder)
+    for prev, t in itertools.pairwise(good):
+        if t < prev - jump_ns:
+            break
+        start = min(start, t)
+    arrivals: list[int] = []
+    base, last_t, last = start, None, 0
+    for t, g in zip(t_ns, glitch, strict=True):
+        if g:
+            arrivals.append(last)
+            continue
+        if last_t is not None and t < last_t - jump_ns:  # a restarted clock: carry on
+            base = t - last
+        last_t, last = t, max(0, t - base)
+        arrivals.append(last)
+    return arrivals

@@ -20,11 +20,11 @@ from edgesdk.data.orientation import ImuFilter
 from edgesdk.runtime.autocal import ActivityCalibration
 from edgesdk.runtime.body import GRAVITY_MPS2, KINDS
 from edgesdk.runtime.calibration import Calibration
+from edgesdk.runtime.clock import JUMP_VOTES as _JUMP_VOTES
 from edgesdk.runtime.clock import ClockSync
 from edgesdk.runtime.ingest import Row, SampleBuffer
 
 ACC_MODES = ("raw", "user", "auto")
-_JUMP_VOTES = 5  # consecutive samples on a new clock before the device is reset to it
 
 
 class History:

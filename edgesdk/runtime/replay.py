@@ -2,7 +2,9 @@
 
 The take's devices have unsynchronized clocks; a recording app starts them together, so each
 device's first sample is taken to arrive at session time 0 and every later one
-``t_ns - t_ns[0]`` after it. Samples of all devices are pushed in that arrival order (the
+``t_ns - t_ns[0]`` after it, by the live session's clock-jump rule (``clock.replay_arrivals``):
+a sample stamped far off its neighbours arrives in its place in the file and is dropped and
+counted as a ``clock_jump``, as live. Samples of all devices are pushed in that arrival order (the
 glasses' head pose too, when the model reads it). ``realtime=True`` paces the pushes on the
 wall clock (the session then uses it); otherwise the session runs on the replay's virtual
 clock, as fast as it can. A device recorded without quaternions (raw accelerometer and
@@ -20,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,20 +34,27 @@ from edgesdk.data.sensors import Take
 from edgesdk.errors import EdgeSDKError
 from edgesdk.io import atomic_path
 from edgesdk.runtime.backends import ModelBackend
+from edgesdk.runtime.clock import replay_arrivals
+from edgesdk.runtime.selfcheck import check_stream
 from edgesdk.runtime.session import Frame, Session, SessionConfig
 
 
-def arrival_order(take: Take, with_head_pose: bool) -> list[tuple[int, int, str, int]]:
+def arrival_order(
+    take: Take, with_head_pose: bool, clock_jump_s: float = SessionConfig.clock_jump_s
+) -> list[tuple[int, int, str, int]]:
     """``(recv_ns, kind, device_id, index)`` of every sample sorted by arrival; kind 0 is an
-    IMU sample, 1 a head pose sample."""
+    IMU sample, 1 a head pose sample. Arrival times follow ``clock.replay_arrivals``: the
+    session's clock-jump rule, so a glitched timestamp is dropped as it would be live."""
     events: list[tuple[int, int, str, int]] = []
     starts: dict[str, int] = {}
+    jump_ns = round(clock_jump_s * 1e9)
     for device_id, stream in take.streams.items():
         if len(stream.t_ns) == 0:
             continue
-        start = int(stream.t_ns.min())
-        starts[device_id] = start
-        recv = (stream.t_ns - start).tolist()
+        t = stream.t_ns.tolist()
+        recv = replay_arrivals(t, jump_ns)
+        first = next(i for i, r in enumerate(recv) if r == 0)
+        starts[device_id] = t[first]
         events.extend((r, 0, device_id, i) for i, r in enumerate(recv))
     pose = take.head_pose
     if with_head_pose and pose is not None and pose.device_id in starts:
@@ -77,7 +87,7 @@ def replay_take(
     frames: list[Frame] = []
     started = time.monotonic_ns()
     pose = take.head_pose
-    for recv, kind, device_id, i in arrival_order(take, with_pose):
+    for recv, kind, device_id, i in arrival_order(take, with_pose, session.config.clock_jump_s):
         if realtime:
             wait = started + recv - time.monotonic_ns()
             if wait > 0:
@@ -128,8 +138,12 @@ def replay(
 ) -> list[Frame]:
     """Replay ``take_dir`` through ``artifact`` (an artifact file, a checkpoint folder or a
     backend) and return the frames; unless ``write=False`` they are also written to ``out``
-    (default: ``poses.jsonl`` in the take folder)."""
+    (default: ``poses.jsonl`` in the take folder). A device failing the self-check of
+    docs/sensors.md section 4 is named in a warning line on stderr and in the meta line."""
     take = read_take(take_dir)
+    problems = self_check(take)
+    for device_id, problem in problems:
+        print(f"edgesdk: warning: {take_dir}: {device_id}: {problem}", file=sys.stderr)
     session = Session(artifact, config, clock="wall" if realtime else "virtual", threads=threads)
     frames = replay_take(session, take, realtime=realtime, acc=acc, use_take_slots=use_take_slots)
     if write:
@@ -141,9 +155,20 @@ def replay(
             "realtime": realtime,
             "placements": session.placements(),
             "stats": session.stats(),
+            "self_check": [{"device": d, "problem": p} for d, p in problems],
         }
         write_poses(frames, Path(take_dir) / "poses.jsonl" if out is None else out, meta)
     return frames
+
+
+def self_check(take: Take) -> list[tuple[str, str]]:
+    """``(device_id, problem)`` of each stream that fails docs/sensors.md's self-check
+    (``edgesdk.runtime.selfcheck``): a device a session would silently never use."""
+    return [
+        (device_id, problem)
+        for device_id, s in take.streams.items()
+        for problem in check_stream(s.t_ns, s.acc_mps2, s.gyro_rads, s.quat_wxyz)
+    ]
 
 
 def frames_array(frames: list[Frame]) -> tuple[np.ndarray, np.ndarray]:

@@ -6,15 +6,15 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from edgesdk.cli import EXIT_BAD_INPUT, add_train_arguments
+from edgesdk.cliargs import OneLineParser
 from edgesdk.errors import EdgeSDKError
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m edgesdk.train")
+    parser = OneLineParser(prog="python -m edgesdk.train")
     add_train_arguments(parser)
     args = parser.parse_args()
     try:

@@ -37,6 +37,7 @@ from edgesdk.errors import EdgeSDKError
 from edgesdk.io import atomic_path, write_json_atomic
 from edgesdk.models import create_model, model_family
 from edgesdk.models.base import MotionModel
+from edgesdk.models.limits import check_finite, checked_model
 from edgesdk.train import state as train_state_file
 from edgesdk.train.state import LEGACY_TRAIN_STATE, TRAIN_STATE
 
@@ -121,11 +122,21 @@ def read_meta(ckpt_dir: Path | str) -> dict[str, Any]:
 
 def load(ckpt_dir: Path | str, **overrides: Any) -> MotionModel:
     """Rebuild the model saved in ``ckpt_dir`` (config, vocabulary and weights), in eval mode;
-    ``overrides`` change inference-time config fields (e.g. Ego4o's ``code_selection``)."""
+    ``overrides`` change inference-time config fields (e.g. Ego4o's ``code_selection``).
+
+    Raises:
+        EdgeSDKError: a config value of the wrong type or out of range (``edgesdk.models.limits``:
+            sizes, parameter count, frame rate), weights that do not fit or hold NaN or inf.
+    """
     meta = read_meta(ckpt_dir)
-    default = create_model(meta["model"]).config  # type: ignore[union-attr]
-    saved = config_from_dict(default, meta["config"])
-    model = create_model(meta["model"], **{**saved, **overrides})
+    where = str(Path(ckpt_dir) / CONFIG)
+    name, values = meta.get("model"), meta.get("config")
+    if not isinstance(name, str) or not isinstance(values, dict):
+        raise EdgeSDKError(f"{where}: expected 'model' (a name) and 'config' (an object)")
+    with torch.device("meta"):  # the default config only: nothing allocated
+        default = create_model(name).config  # type: ignore[union-attr]
+    saved = config_from_dict(default, values)
+    model = checked_model(name, {**saved, **overrides}, where)
     weights = Path(ckpt_dir) / WEIGHTS
     if not weights.is_file():
         raise EdgeSDKError(f"{ckpt_dir}: no {WEIGHTS}")
@@ -138,6 +149,7 @@ def load(ckpt_dir: Path | str, **overrides: Any) -> MotionModel:
             f"{weights}: weights do not match model {meta['model']} "
             f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})"
         )
+    check_finite(model, str(weights))
     if not isinstance(model, MotionModel):
         raise EdgeSDKError(f"{ckpt_dir}: {meta['model']} is not a motion model")
     return model.eval()

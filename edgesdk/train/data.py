@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
-import os
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -30,6 +29,7 @@ from edgesdk.data.slots import SLOT_INDEX
 from edgesdk.data.sources import list_motion_files, load_motion, skeleton_files
 from edgesdk.data.windows import WindowConfig, WindowDataset, split_by_file
 from edgesdk.errors import EdgeSDKError
+from edgesdk.io import cache_dir
 from edgesdk.models.base import MotionModel, collate
 from edgesdk.train.checkpoint import fingerprint_files
 from edgesdk.train.clip_cache import CacheError, read_cache, warn_rebuild, write_cache
@@ -54,10 +54,6 @@ class TrainData:
     val: list[Clip]
     test: list[Clip]
     fingerprint: str
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("EDGESDK_CACHE", Path.home() / ".cache" / "edgesdk"))
 
 
 def load_clips(files: Sequence[Path], progress: bool = True, workers: int = 2) -> list[Clip]:

@@ -32,8 +32,9 @@ from torch import Tensor, nn
 
 from edgesdk.data.windows import WindowConfig, WindowDataset
 from edgesdk.errors import EdgeSDKError
-from edgesdk.models import create_model, list_models, model_family
+from edgesdk.models import list_models, model_family
 from edgesdk.models.base import MotionModel
+from edgesdk.models.limits import checked_model
 from edgesdk.models.students_core import StreamingStudent
 from edgesdk.models.text import default_text_encoder
 from edgesdk.train import checkpoint
@@ -142,7 +143,7 @@ def distill(config: DistillConfig) -> Path:
     teacher_meta = checkpoint.read_meta(config.teacher)
 
     torch.manual_seed(config.seed)  # after the teacher: its building does not move the seed
-    student = create_model(config.student, **config.overrides)
+    student = checked_model(config.student, config.overrides, "--set")
     assert isinstance(student, StreamingStudent)
     data = load_train_data(Path(config.data), limit=config.limit, progress=config.progress)
     wcfg = dataclasses.replace(

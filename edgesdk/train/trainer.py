@@ -33,6 +33,7 @@ from edgesdk.data.windows import WindowDataset
 from edgesdk.errors import EdgeSDKError
 from edgesdk.models import create_model
 from edgesdk.models.base import MotionModel
+from edgesdk.models.limits import checked_model
 from edgesdk.models.text import default_text_encoder
 from edgesdk.train import checkpoint
 from edgesdk.train.data import (
@@ -103,7 +104,7 @@ def train(config: TrainConfig) -> Path:
     if config.resume and state is None:
         raise EdgeSDKError(f"{out}: --resume given but there is no {checkpoint.TRAIN_STATE}")
 
-    model = create_model(config.model, **config.overrides)
+    model = checked_model(config.model, config.overrides, "--set")
     if not isinstance(model, MotionModel):
         raise EdgeSDKError(f"model {config.model} cannot be trained (not a MotionModel)")
     data = load_train_data(Path(config.data), limit=config.limit, progress=config.progress)

@@ -111,6 +111,21 @@ BAD_INPUTS = {
         "CHANNELS",
     ),
     "empty": ("", "not a BVH"),
+    # Same total count, so the old whole-block count passed and frames came out 1.5 m off.
+    "short_then_long_row": (
+        CHAIN_BVH.replace("0 0 0 0 0 0 1 0 0 0 0 0\n1 2 3", "0 0 0 0 0 0 1 0 0 0 0\n0 1 2 3"),
+        "line 19: 11 values in frame 1, expected 12",
+    ),
+    "long_row": (CHAIN_BVH.replace("10 20 30", "10 20 30 40"), "line 20: 13 values in frame 2"),
+    "extra_row": (CHAIN_BVH + "0 0 0 0 0 0 0 0 0 0 0 0\n", "line 21: MOTION has 1 rows more"),
+    "frame_time_huge": (CHAIN_BVH.replace("0.0333333", "100000"), "Frame Time 100000 s is outside"),
+    "frame_time_tiny": (CHAIN_BVH.replace("0.0333333", "1e-06"), "Frame Time 1e-06 s is outside"),
+    "frames_huge": (
+        CHAIN_BVH.replace("Frames: 2", "Frames: 100000000"),
+        "100000000 frames x 2 joints would need about 62.6 GiB",
+    ),
+    "nan_line": (CHAIN_BVH.replace("10 20 30", "10 nan 30"), "line 20: NaN"),
+    "non_numeric_line": (CHAIN_BVH.replace("10 20 30", "10 x 30"), "line 20: non-numeric"),
 }
 
 
@@ -212,3 +227,15 @@ def test_sources(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
     clips = load_dir(bundled, fps=30.0, limit=2)
     assert [c.name for c in clips] == ["002_01", "002_02"] and all(c.fps == 30.0 for c in clips)
+
+
+def test_resampling_is_bounded_before_allocating(
+    cmu_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import edgesdk.data.bvh as bvh
+
+    path = cmu_dir / "002_03.bvh"  # 86 frames at 60 Hz
+    monkeypatch.setattr(bvh, "MAX_IMPORT_BYTES", 4_000_000)
+    assert load_clip(path, fps=30.0).num_frames == 43
+    with pytest.raises(EdgeSDKError, match=r"002_03\.bvh: resampled to 1000 Hz, 1434 frames x 22"):
+        load_clip(path, fps=1000.0)

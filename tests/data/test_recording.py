@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -256,3 +258,71 @@ def test_refuses_to_write_non_finite_values(take: Take, tmp_path: Path) -> None:
     with pytest.raises(EdgeSDKError, match="NaN or inf"):
         write_take(Take({bad.device_id: bad}), tmp_path / "bad")
     assert list(tmp_path.iterdir()) == []
+
+
+def _with_meta(folder: Path, change: Callable[[dict[str, Any]], object]) -> None:
+    meta = json.loads((folder / META_FILE).read_text())
+    change(meta)
+    (folder / META_FILE).write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("seed",), "abc", r"meta\.json: 'seed' is \"abc\": expected an integer or null"),
+        (("seed",), 1.5, r"'seed' is 1\.5"),
+        (("source_clip",), ["x"], r"'source_clip' is \[\"x\"\]: expected a name"),
+        (("devices", "watch_left_wrist", "spec", "rate_hz"), "fast",
+         r"devices\.watch_left_wrist\.spec\.rate_hz: wrong type \(\"fast\"\)"),
+        (("devices", "watch_left_wrist", "spec", "acc_bias_mps2"), "up",
+         r"devices\.watch_left_wrist\.spec\.acc_bias_mps2: wrong type"),
+        (("devices", "watch_left_wrist", "ground_truth"), "abc",
+         r"devices\.watch_left_wrist\.ground_truth: expected an object"),
+        (("devices", "watch_left_wrist", "ground_truth", "lever_arm_m"), [None, 0, 0],
+         r"ground_truth\.lever_arm_m: expected a finite number, got None"),
+        (("head_pose", "device"), 3, r"head_pose\.device: expected an id, got 3"),
+    ],
+)  # fmt: skip
+def test_wrong_types_in_meta_name_the_field(
+    folder: Path, path: tuple[str, ...], value: object, message: str
+) -> None:
+    """These were tracebacks (int("abc"), float("fast"), "abc".get)."""
+
+    def change(meta: dict[str, Any]) -> None:
+        node = meta
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    _with_meta(folder, change)
+    with pytest.raises(EdgeSDKError, match=message) as info:
+        read_take(folder)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../outside.csv", "sub/../../outside.csv", ""])
+def test_files_named_in_meta_stay_inside_the_take(folder: Path, name: str) -> None:
+    """`"file": "/etc/passwd"` read any path and echoed its first line into the error."""
+    outside = folder.parent / "outside.csv"
+    outside.write_text("secret-first-line\n")
+
+    def change(meta: dict[str, Any]) -> None:
+        meta["devices"]["watch_left_wrist"]["file"] = name
+
+    _with_meta(folder, change)
+    with pytest.raises(EdgeSDKError, match="is not a file inside the take folder") as info:
+        read_take(folder)
+    assert "secret" not in str(info.value) and "root:" not in str(info.value)
+
+
+def test_a_link_out_of_the_take_is_refused(folder: Path) -> None:
+    outside = folder.parent / "elsewhere.csv"
+    outside.write_text((folder / "watch_left_wrist.csv").read_text())
+    (folder / "link.csv").symlink_to(outside)
+    _with_meta(folder, lambda meta: meta["devices"]["watch_left_wrist"].update(file="link.csv"))
+    with pytest.raises(EdgeSDKError, match=r"'link\.csv' is not a file inside"):
+        read_take(folder)
+    (folder / "sub").mkdir()
+    (folder / "sub" / "w.csv").write_text((folder / "watch_left_wrist.csv").read_text())
+    _with_meta(folder, lambda meta: meta["devices"]["watch_left_wrist"].update(file="sub/w.csv"))
+    assert read_take(folder).streams["watch_left_wrist"].num_samples > 0  # inside: fine

@@ -9,17 +9,20 @@ import dataclasses
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from edgesdk.data.clip import Clip
-from edgesdk.data.recording import write_take
+from edgesdk.data.recording import read_take, write_take
 from edgesdk.data.sensors import DeviceSpec
 from edgesdk.runtime.backends import open_backend
+from edgesdk.runtime.clock import replay_arrivals
 from edgesdk.runtime.offline import offline_inputs, run_offline, yaw_aligned_mpjpe_mm
-from edgesdk.runtime.replay import frames_array, replay
+from edgesdk.runtime.replay import arrival_order, frames_array, replay, replay_take
 from edgesdk.runtime.scenario import with_gap
+from edgesdk.runtime.session import Session
 from tests.runtime.common import RecordingBackend, simulated_take, three_devices
 
 SLOTS = ("head", "left_wrist", "right_pocket")
@@ -104,3 +107,83 @@ def test_epoch_stamped_take_replays_from_time_zero(walk: Clip, tmp_path: Path) -
         folder = write_take(dataclasses.replace(take, streams=streams), tmp_path / f"epoch{j}")
         frames = replay(RecordingBackend(), folder)
         assert [(f.t_ns, sorted(f.devices)) for f in frames] == expected, j
+
+
+def test_one_sample_stamped_an_hour_early_is_a_clock_jump_as_live(
+    walk: Clip, tmp_path: Path
+) -> None:
+    """Replay took each device's minimum t_ns as its start: one sample an hour early turned a
+    6 s take into an hour of extra frames and the device never combined with the others."""
+    _, take = simulated_take(walk, 6.0, three_devices(), seed=1)
+    clean = replay_take(Session(RecordingBackend(), clock="virtual"), take)
+    watch = take.streams["watch_left_wrist"]
+    k = len(watch.t_ns) // 2
+    t_bad = watch.t_ns.copy()
+    t_bad[k] -= 3600 * 10**9
+    glitched = dataclasses.replace(
+        take, streams={**take.streams, "watch_left_wrist": dataclasses.replace(watch, t_ns=t_bad)}
+    )
+    take_dir = write_take(glitched, tmp_path / "take")
+    session = Session(RecordingBackend(), clock="virtual")
+    frames = replay_take(session, read_take(take_dir))
+    assert abs(len(frames) - len(clean)) <= 1 and len(frames) <= 6 * 30 + 2
+    stats = session.stats()
+    assert stats["devices"]["watch_left_wrist"]["dropped"] == {"clock_jump": 1}
+    assert stats["devices"]["watch_left_wrist"]["stream_resets"] == 0
+    combined = [f for f in frames if f.mask.sum() == 3]
+    assert len(combined) >= len(frames) - 3 * 30  # all three after the first seconds
+
+    # A live session (arrivals as recorded, the bad stamp in its place) counts the same.
+    live = Session(RecordingBackend(), clock="virtual")
+    for recv, _, device_id, i in arrival_order(take, False):
+        s = take.streams[device_id]
+        t = int(t_bad[i]) if device_id == "watch_left_wrist" else int(s.t_ns[i])
+        live.push(device_id, t, s.acc_mps2[i], s.gyro_rads[i], s.quat_wxyz[i], recv_ns=recv)
+    assert live.stats()["devices"]["watch_left_wrist"]["dropped"] == {"clock_jump": 1}
+
+
+def test_replay_arrivals_rule() -> None:
+    period = 10**7
+    t = [i * period for i in range(40)]
+    assert replay_arrivals(t, 2 * 10**9) == t
+    early = list(t)
+    early[0] -= 3600 * 10**9  # the very first sample glitched: it does not set the start
+    assert replay_arrivals(early, 2 * 10**9) == [0] + [x - period for x in t[1:]]
+    restart = t[:20] + [x - 5 * 10**9 for x in t[20:]]  # the clock restarted 5 s back
+    arrivals = replay_arrivals(restart, 2 * 10**9)
+    assert arrivals[:20] == t[:20] and arrivals == sorted(arrivals)
+    assert arrivals[-1] - arrivals[20] == t[-1] - t[20]
+
+
+@pytest.mark.parametrize(
+    ("damage", "needle"),
+    [
+        (lambda s: {"quat_wxyz": s.quat_wxyz[:, [1, 2, 3, 0]]}, "looks like x, y, z, w"),
+        (lambda s: {"gyro_rads": s.gyro_rads + 1e5}, "gyro reads up to 1e+05 rad/s"),
+    ],
+)
+def test_a_device_failing_the_self_check_is_named_not_silently_unused(
+    walk: Clip,
+    ego_onnx: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    damage: Any,
+    needle: str,
+) -> None:
+    _, take = simulated_take(walk, 4.0, three_devices(), seed=2)
+    watch = take.streams["watch_left_wrist"]
+    broken = dataclasses.replace(watch, **damage(watch))
+    take_dir = write_take(
+        dataclasses.replace(take, streams={**take.streams, "watch_left_wrist": broken}),
+        tmp_path / "take",
+    )
+    frames = replay(ego_onnx, take_dir, out=tmp_path / "poses.jsonl")
+    err = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(err) == 1 and "watch_left_wrist: " in err[0] and needle in err[0], err
+    assert "docs/sensors.md section" in err[0]
+    meta = json.loads((tmp_path / "poses.jsonl").read_text().splitlines()[0])["meta"]
+    assert [p["device"] for p in meta["self_check"]] == ["watch_left_wrist"]
+    assert len(frames) > 0
+    # the same take unbroken: no warning
+    replay(ego_onnx, write_take(take, tmp_path / "good"), write=False)
+    assert "warning" not in capsys.readouterr().err
