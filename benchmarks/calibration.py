@@ -117,14 +117,16 @@ def run_scenario(clip: Any, seed: int, seconds: float, given: bool) -> dict[str,
             "first_used_s": first_used.get(spec.device_id),
             "first_calibrated_s": first_calibrated.get(spec.device_id),
         }
+        if cal is not None:
+            row["calibration"] = "activity" if isinstance(cal, ActivityCalibration) else "n-pose"
         if isinstance(cal, ActivityCalibration) and dev.slot is not None:
             row["turn"] = cal.turn_name(dev.slot)
-            if dev.slot == spec.slot:
-                mount_err, offset = _errors(
-                    cal, spec.kind, spec.slot, take.streams[spec.device_id], scene
-                )
-                row["mount_error_deg"] = round(mount_err, 2)
-                offsets[spec.device_id] = offset
+        if cal is not None and dev.slot == spec.slot:
+            mount_err, offset = _errors(
+                cal, spec.kind, spec.slot, take.streams[spec.device_id], scene
+            )
+            row["mount_error_deg"] = round(mount_err, 2)
+            offsets[spec.device_id] = offset
         out["devices"][spec.device_id] = row
     if len(offsets) == 2:
         a, b = offsets.values()

@@ -176,6 +176,13 @@ class ActivityCalibration:
         near = _near(self.kind, slot)[self.best(slot)]
         return float(self.posterior(slot)[near].sum())
 
+    def log_odds(self, slot_a: str, slot_b: str, min_seconds: float = 2.0) -> float | None:
+        """Best-turn score of ``slot_a`` minus that of ``slot_b`` (the evidence that the
+        device rides on one bone rather than the other); None before ``min_seconds``."""
+        if self.seconds < min_seconds:
+            return None
+        return float(self._slots[slot_a].scores.max() - self._slots[slot_b].scores.max())
+
     def correction(self, slot: str) -> np.ndarray:
         """``C`` for ``slot``: the best turn (``C = K^T``), then, for a thigh seen walking, the
         smallest rotation taking the predicted lateral axis onto the measured swing axis."""

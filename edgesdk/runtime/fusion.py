@@ -344,7 +344,10 @@ class Fusion:
                 continue
             values, valid = dev.history.last(n)
             f = features(values, valid, C)
-            probs[dev.id] = slot_probabilities(family, dev.kind, f)
+            odds = None
+            if family == "wrist" and dev.autocal is not None:
+                odds = dev.autocal.log_odds("left_wrist", "right_wrist")
+            probs[dev.id] = slot_probabilities(family, dev.kind, f, odds)
             if f is not None:
                 _settle_screen(dev, f)
         proposal = assign(probs, fixed)
