@@ -134,6 +134,10 @@ def run_scenario(clip: Any, seed: int, seconds: float, given: bool) -> dict[str,
     return out
 
 
+def _fraction(flags: list[bool]) -> float | None:
+    return round(float(np.mean(flags)), 3) if flags else None
+
+
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     def stats(values: list[float]) -> dict[str, float]:
         if not values:
@@ -152,16 +156,15 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "placement_correct": round(
                 float(np.mean([d["slot"] == d["true_slot"] for d in devs])), 3
             ),
-            "turn_correct": round(
-                float(
-                    np.mean(
-                        [
-                            d.get("turn", "").split("_roll")[0] == d["true_turn"].split("_roll")[0]
-                            for d in devs
-                        ]
-                    )
-                ),
-                3,
+            "calibrated_from_activity": round(
+                float(np.mean([d.get("calibration") == "activity" for d in devs])), 3
+            ),
+            "turn_correct_of_activity": _fraction(
+                [
+                    d["turn"].split("_roll")[0] == d["true_turn"].split("_roll")[0]
+                    for d in devs
+                    if "turn" in d
+                ]
             ),
             "calibrated_at_end": round(
                 float(np.mean([d["state"] == "calibrated" for d in devs])), 3
@@ -174,6 +177,20 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             ),
             "mount_error_deg": stats(
                 [d["mount_error_deg"] for d in devs if "mount_error_deg" in d]
+            ),
+            "mount_error_deg_activity": stats(
+                [
+                    d["mount_error_deg"]
+                    for d in devs
+                    if "mount_error_deg" in d and d.get("calibration") == "activity"
+                ]
+            ),
+            "mount_error_deg_npose": stats(
+                [
+                    d["mount_error_deg"]
+                    for d in devs
+                    if "mount_error_deg" in d and d.get("calibration") == "n-pose"
+                ]
             ),
         }
     out["relative_heading_error_deg"] = stats(

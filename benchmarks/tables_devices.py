@@ -72,21 +72,24 @@ def attitude_table() -> str:
 def calibration_table() -> str:
     d = _load("calibration.json")
     head = (
-        "| slots | device | placement right | calibrated at the end | first used (s, median) "
-        "| calibrated (s, median / p90) | mount error (deg, median / p90) |\n"
-        "| --- | --- | --- | --- | --- | --- | --- |\n"
+        "| slots | device | placement right | calibrated at the end | from activity (rest: "
+        "N-pose at the start) | first used (s, median) | calibrated (s, median / p90) | mount "
+        "error, activity (deg, median / p90) | mount error, N-pose (deg, median / p90) |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
     )
     rows = []
     for mode in ("given", "detected"):
         s = d[f"slots_{mode}"]["summary"]
         for kind in ("phone", "watch"):
             k = s[kind]
-            fc, me = k["first_calibrated_s"], k["mount_error_deg"]
+            fc = k["first_calibrated_s"]
+            ma, mn = k["mount_error_deg_activity"], k["mount_error_deg_npose"]
             rows.append(
                 f"| {mode} | {kind} | {k['placement_correct'] * 100:.0f} % | "
-                f"{k['calibrated_at_end'] * 100:.0f} % | {k['first_used_s']['median']:.1f} | "
-                f"{fc.get('median', float('nan')):.1f} / {fc.get('p90', float('nan')):.1f} | "
-                f"{me.get('median', float('nan')):.0f} / {me.get('p90', float('nan')):.0f} |"
+                f"{k['calibrated_at_end'] * 100:.0f} % | "
+                f"{k['calibrated_from_activity'] * 100:.0f} % | "
+                f"{k['first_used_s']['median']:.1f} | {_pair(fc, '.1f')} | {_pair(ma, '.0f')} | "
+                f"{_pair(mn, '.0f')} |"
             )
     rel = d["slots_given"]["summary"]["relative_heading_error_deg"]
     return (
@@ -96,6 +99,12 @@ def calibration_table() -> str:
         f"{rel['median']:.0f}, p90 {rel['p90']:.0f} degrees over {rel['n']} sessions. "
         f"{d['scenarios']} simulated sessions of {d['seconds']:g} s. Command: `{d['command']}`."
     )
+
+
+def _pair(stats: dict[str, Any], fmt: str) -> str:
+    if not stats:
+        return "n/a"
+    return f"{format(stats['median'], fmt)} / {format(stats['p90'], fmt)}"
 
 
 def default_model_table() -> str:

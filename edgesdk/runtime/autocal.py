@@ -94,6 +94,7 @@ TURNS: dict[str, tuple[tuple[str, np.ndarray], ...]] = {
 # How much one second of each bone's heading estimate is worth (relative).
 RELIABILITY = {"pocket": 1.0, "head": 0.7, "wrist": 0.15}
 _SWING_MIN_RADS = 1.0  # RMS horizontal angular rate of a walking arm or thigh
+_REFINE_COS = 0.8  # a measured swing axis refines the best turn within about 37 degrees
 _SWING_KAPPA = 4.0  # nats per second of walking for a lateral axis 90 degrees off
 _MAX_MARGIN = 30.0  # nats a turn can trail the best one by
 _NUDGE = 0.3  # fraction of the heading disagreement corrected per second at full weight
@@ -191,7 +192,10 @@ class ActivityCalibration:
         if ev.lateral is None:
             return K.T
         predicted = (nominal_mount(self.kind, slot) @ K).T @ np.array([1.0, 0.0, 0.0])
-        return _smallest_rotation(predicted, ev.lateral) @ K.T
+        lateral = ev.lateral if ev.lateral @ predicted >= 0 else -ev.lateral  # a line, no sign
+        if lateral @ predicted < _REFINE_COS:  # another turn's axis: not a refinement of this one
+            return K.T
+        return _smallest_rotation(predicted, lateral) @ K.T
 
     # -- evidence
 
@@ -243,10 +247,11 @@ class ActivityCalibration:
         K = _turns(self.kind, slot)[self.best(slot)][1]
         predicted = (M @ K).T @ np.array([1.0, 0.0, 0.0])
         axis = axis * (1.0 if axis @ predicted >= 0 else -1.0)
-        if axis @ predicted < 0.8:  # not this turn's thigh (yet)
-            ev.lateral = None
+        if ev.lateral is None:
+            ev.lateral = axis
             return
-        mean = axis if ev.lateral is None else 0.8 * ev.lateral + 0.2 * axis
+        previous = ev.lateral if ev.lateral @ axis >= 0 else -ev.lateral  # lines, no sign
+        mean = 0.8 * previous + 0.2 * axis
         ev.lateral = mean / np.linalg.norm(mean)
 
     def forward_heading(

@@ -79,6 +79,7 @@ class Fusion:
         self.recalibrations = 0
         self._handled: set[str] = set()  # devices calibrated in the current stand-still
         self._activity_every = max(1, round(ACTIVITY_EVERY_S * fps))
+        self._contradicted: dict[str, int] = {}  # seconds in a row an N-pose was contradicted
 
     # -- per frame
 
@@ -316,6 +317,22 @@ class Fusion:
                 dev.calibration = auto
                 self.calibrations += 1
                 changed = True
+        # The N-pose fast path takes any arms-down stand-still at the start for an N-pose; it
+        # cannot see a phone turned about its long axis (that reads as heading) and can take
+        # a watch for one worn the other way round. Once activity has settled a device's mount
+        # and contradicts it there, every device moves to its activity calibration (one
+        # heading consensus for all).
+        for dev in devices.values():
+            seen = _npose_contradicted(dev, self._slot_for(dev))
+            self._contradicted[dev.id] = self._contradicted.get(dev.id, 0) + 1 if seen else 0
+        if max(self._contradicted.values(), default=0) >= _CONTRADICTED_S:
+            self._contradicted.clear()
+            for dev in devices.values():
+                auto = dev.autocal
+                if auto is not None and auto.alpha is not None and dev.calibration is not auto:
+                    dev.calibration = auto
+                    self.recalibrations += 1
+                    changed = True
         if changed:
             self.update_placement(devices)
 
@@ -397,6 +414,28 @@ def _replaceable(dev: Device) -> bool:
         and cal.state != "calibrated"
         and cal.seconds <= _NPOSE_START_S
     )
+
+
+_CONTRADICTED_S = 5  # seconds in a row before activity overrides an N-pose calibration
+_LONG_AXIS = {"pocket": 1, "wrist": 0, "head": 1}  # sensor axis along the bone, nominally
+
+
+def _npose_contradicted(dev: Device, slot: str) -> bool:
+    """An N-pose calibration whose mount a settled activity calibration contradicts in what
+    activity sees reliably: which way the device's long axis runs along the bone (upside
+    down, crown to the elbow) and, for a thigh, the line of its swing axis (the phone's turn
+    about its long axis, modulo the screen side that walking alone leaves open)."""
+    cal, auto = dev.calibration, dev.autocal
+    if not isinstance(cal, Calibration) or auto is None or auto.state != "calibrated":
+        return False
+    family = "pocket" if slot.endswith("pocket") else "wrist" if slot.endswith("wrist") else "head"
+    a, b = cal.mount(dev.kind, slot), auto.mount(dev.kind, slot)  # columns: sensor axes
+    axis = _LONG_AXIS[family]
+    if float(a[:, axis] @ b[:, axis]) < 0.0:
+        return True
+    if family == "pocket":  # the bone's lateral axis in sensor coordinates: rows of R
+        return abs(float(a[0] @ b[0])) < math.cos(math.radians(45.0))
+    return False
 
 
 def _settle_screen(dev: Device, f: Features) -> None:
