@@ -11,9 +11,9 @@ positions are predicted, as every model here does).
 
 Streaming scheme: IMUPoser's code evaluates whole sequences offline and publishes no live
 window; it is given its successor's (MobilePoser, same group): the network is re-run over 45
-frames, 40 past and 5 future, for every output frame, emitting frame 40 (``spec.context``,
-``spec.lookahead``). Losses as our students' (rotation MSE + 10 x position MSE); 22 SMPL
-joints; 30 Hz (theirs: 25 Hz).
+frames, 40 past and 5 "future", for every output frame, emitting frame 40 (4 frames of
+look-ahead; ``spec.context``, ``spec.lookahead``). Losses as our students' (rotation MSE + 10
+x position MSE); 22 SMPL joints; 30 Hz (theirs: 25 Hz).
 
 Example:
     >>> from edgesdk.models import create_model
@@ -57,7 +57,7 @@ class IMUPoserConfig:
     fps: float = 30.0
     window: int = 60  # training / evaluation windows (the students'); a call reads 45
     past: int = 40
-    future: int = 5
+    future: int = 5  # the emitted frame and the 4 after it
     hidden: int = 512
     layers: int = 2
     dropout: float = 0.2
@@ -79,7 +79,7 @@ class IMUPoser(SlidingWindowModel):
             fps=c.fps,
             window=c.window,
             context=c.past + c.future,
-            lookahead=c.future,
+            lookahead=c.future - 1,  # the emitted frame is the first of the 'future' ones
             notes=f"{REFERENCE}, re-implemented: Linear -> bi-LSTM {c.layers} x {c.hidden} -> "
             f"Linear, re-run over {c.past} past + {c.future} future frames for every output "
             f"frame (frame {c.past} of each call is the pose; the scheme of its successor "

@@ -12,9 +12,10 @@ orientation per slot, world frame, 60 values):
     velocity  LSTM(256):    joints + IMUs -> the 22 joints' velocities (m/s)
 
 Streaming scheme (the paper's): for every output frame the four networks are re-run over a
-45-frame window, 40 past frames and 5 future ones, and the pose of the window's frame 40 is
-emitted: 5 frames (167 ms at 30 Hz) of delay and the whole window's compute per pose
-(``spec.context`` / ``spec.lookahead``). At a stream's start the first frame fills the past.
+45-frame window, 40 past frames and 5 "future" ones, and the pose of the window's frame 40
+(the first of the five, as their online code takes it) is emitted: 4 frames (133 ms at 30 Hz)
+of delay and the whole window's compute per pose (``spec.context`` / ``spec.lookahead``). At a
+stream's start the first frame fills the past.
 
 What differs from the paper: no physics optimizer (the paper's optional post-processing);
 translation from contact and velocity not integrated (MPJPE here is pelvis-relative);
@@ -32,7 +33,7 @@ Example:
     >>> imu, mask = model.example_inputs(batch_size=2)
     >>> rot6d, pos = model(imu, mask)  # one call: the 45-frame window
     >>> tuple(pos.shape), model.spec.context, model.spec.lookahead
-    ((2, 45, 22, 3), 45, 5)
+    ((2, 45, 22, 3), 45, 4)
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class MobilePoserConfig:
     fps: float = 30.0
     window: int = 60  # training / evaluation windows (the students'); a call reads 45
     past: int = 40
-    future: int = 5
+    future: int = 5  # the emitted frame and the 4 after it
     hidden: int = 256  # joints, pose and velocity LSTMs
     contact_hidden: int = 64
     layers: int = 2
@@ -101,7 +102,7 @@ class MobilePoser(SlidingWindowModel):
             fps=c.fps,
             window=c.window,
             context=c.past + c.future,
-            lookahead=c.future,
+            lookahead=c.future - 1,  # the emitted frame is the first of the 'future' ones
             notes=f"{REFERENCE}, re-implemented: joints bi-LSTM {c.layers} x {c.hidden} -> "
             f"pose bi-LSTM (+ contact bi-LSTM {c.contact_hidden}, velocity LSTM), re-run over "
             f"{c.past} past + {c.future} future frames for every output frame (frame "
