@@ -35,7 +35,7 @@ from edgesdk.data.clip import Clip
 from edgesdk.data.windows import WindowDataset
 from edgesdk.export.validate import run_windows
 from edgesdk.models.base import MotionModel, target_positions_rel
-from edgesdk.models.signature import ExportSignature, signature_for
+from edgesdk.models.signature import ExportSignature, emitted, signature_for
 from edgesdk.quantize.calibration import eager_calls, model_inputs
 from edgesdk.train.data import input_names, make_loader, window_config_for
 from edgesdk.train.evaluate import combinations_for, combo_name
@@ -111,7 +111,9 @@ def eager_accuracy(model: MotionModel, combos: Batches) -> dict[str, Any]:
         err, frames = 0.0, 0
         for batch in batches:
             calls = eager_calls(sig, model_inputs(model, batch))
-            pred = np.concatenate([ref[pos_i].numpy().reshape(-1, 22, 3) for _, ref in calls])
+            pred = np.concatenate(
+                [emitted(sig, ref[pos_i]).numpy().reshape(-1, 22, 3) for _, ref in calls]
+            )
             gt = target_positions_rel(batch).numpy().reshape(-1, 22, 3)
             err += float(np.linalg.norm(pred - gt, axis=-1).mean(-1).sum())
             frames += len(gt)

@@ -156,7 +156,9 @@ def artifact_figures(
         "artifact": str(path),
         "bytes": size,
         "streaming": bool(manifest["io"].get("state")),
-        "frames_per_call": 1 if manifest["io"].get("state") else manifest["rates"].get("window"),
+        "frames_per_call": 1
+        if manifest["io"].get("state")
+        else manifest["rates"].get("context") or manifest["rates"].get("window"),
     }
     fig["latency_ms"] = artifact_latency(path, cfg.threads, cfg.calls, cfg.warmup, feeds)
     if cfg.rss:

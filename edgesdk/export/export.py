@@ -240,6 +240,8 @@ def _manifest(
         "rates": {
             "fps": spec.fps,
             "window": spec.window,
+            "context": spec.context,  # sliding window: frames per call, one call per frame
+            "lookahead": spec.lookahead,
             "head_imu_hz": 8 * spec.fps
             if any(t.name == "head_imu_hr" for t in spec.inputs)
             else None,

@@ -27,7 +27,7 @@ from edgesdk.export.backends import BACKENDS
 from edgesdk.export.manifest import manifest_path, read_manifest
 from edgesdk.export.runners import backend_of, check_io, open_runner
 from edgesdk.models.base import target_positions_rel
-from edgesdk.models.signature import ExportSignature, signature_for
+from edgesdk.models.signature import ExportSignature, emitted, signature_for
 from edgesdk.quantize.calibration import eager_calls, model_inputs, windows
 from edgesdk.train import checkpoint
 from edgesdk.train.data import TrainData, load_train_data
@@ -63,8 +63,8 @@ def run_windows(sig: ExportSignature, runner: Any, batches: list[dict[str, Any]]
                 max_err[i] = max(max_err[i], float(np.abs(o - r.numpy()).max()))
             if sig.streaming:
                 state = list(out[len(out) - n_state :])
-            eager_pos.append(ref[pos_i].numpy().reshape(-1, 22, 3))
-            art_pos.append(out[pos_i].reshape(-1, 22, 3))
+            eager_pos.append(emitted(sig, ref[pos_i]).numpy().reshape(-1, 22, 3))
+            art_pos.append(emitted(sig, out[pos_i]).reshape(-1, 22, 3))
         gt = target_positions_rel(batch).numpy().reshape(-1, 22, 3)
         e, a = np.concatenate(eager_pos), np.concatenate(art_pos)
         err_eager += float(np.linalg.norm(e - gt, axis=-1).mean(-1).sum())

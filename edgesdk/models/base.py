@@ -53,6 +53,20 @@ class ModelSpec:
     streaming: bool = False
     state: tuple[TensorSpec, ...] = ()
     notes: str = ""
+    # A model re-run over a sliding window for every output frame (MobilePoser: 40 past + 5
+    # future frames): a call reads ``context`` frames and emits the pose of the frame
+    # ``lookahead`` frames before its last. None: a call emits every frame it reads.
+    context: int | None = None
+    lookahead: int = 0
+
+    def __post_init__(self) -> None:
+        if self.context is not None and not 0 <= self.lookahead < self.context:
+            raise ValueError(f"lookahead {self.lookahead} must be in [0, context {self.context})")
+
+    @property
+    def emit_index(self) -> int | None:
+        """The frame of a sliding-window call whose pose it emits (None: not sliding)."""
+        return None if self.context is None else self.context - 1 - self.lookahead
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -85,10 +99,11 @@ class MotionModel(nn.Module, abc.ABC):
 
     def example_inputs(self, batch_size: int = 1) -> tuple[Tensor, ...]:
         """Random inputs shaped as ``spec.inputs``, for export and FLOP counting. Symbolic
-        dims: ``batch`` -> batch_size, ``time`` -> spec.window (or 1), ``k*time`` -> k times
+        dims: ``batch`` -> batch_size, ``time`` -> the frames of one call (``spec.context``
+        for a sliding-window model, else ``spec.window``, else 1), ``k*time`` -> k times
         that."""
         g = torch.Generator().manual_seed(0)
-        time = self.spec.window or 1
+        time = self.spec.context or self.spec.window or 1
         out = []
         for t in self.spec.inputs:
             shape = [_resolve_dim(d, batch_size, time) for d in t.shape]

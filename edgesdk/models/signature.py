@@ -3,8 +3,10 @@
 A streaming model (``spec.streaming``, the students) exports ``step``: one frame in, one pose
 out, with the recurrent state as explicit inputs and outputs, so a device app calls the
 artifact once per frame and feeds the state back. Any other model exports ``forward`` over a
-window of ``spec.window`` frames (one second of frames for a model that takes any length).
-Batch is 1 in both: a device runs one wearer.
+window of ``spec.window`` frames (one second of frames for a model that takes any length); a
+sliding-window model (``spec.context``, e.g. MobilePoser) over its ``context`` frames, called
+once per output frame with the window moved by one frame, emitting frame ``emit``.
+Batch is 1 in all: a device runs one wearer.
 
 Example:
     >>> from edgesdk.models import create_model
@@ -56,6 +58,7 @@ class ExportSignature:
     outputs: tuple[TensorSpec, ...]
     streaming: bool
     frames: int = 1  # frames per call
+    emit: int | None = None  # sliding window: the one frame of a call's outputs it emits
 
     @property
     def state_pairs(self) -> tuple[tuple[str, str], ...]:
@@ -81,10 +84,18 @@ class ExportSignature:
                 "description": t.description,
             }
 
+        if self.streaming:
+            mode = "step (one frame per call, state in and out)"
+        elif self.emit is not None:
+            mode = (
+                f"sliding window ({self.frames} frames per call, one call per output frame, "
+                f"which is frame {self.emit} of the call: {self.frames - 1 - self.emit} "
+                "frames of look-ahead)"
+            )
+        else:
+            mode = f"window ({self.frames} frames per call)"
         return {
-            "mode": "step (one frame per call, state in and out)"
-            if self.streaming
-            else f"window ({self.frames} frames per call)",
+            "mode": mode,
             "inputs": [one(t) for t in self.inputs],
             "outputs": [one(t) for t in self.outputs],
             "state": [{"output": o, "input": i} for o, i in self.state_pairs],
@@ -126,10 +137,10 @@ def signature_for(model: MotionModel) -> ExportSignature:
             (*STEP_OUTPUTS, *state_out),
             True,
         )
-    window = spec.window or round(spec.fps)  # any length: one second per call
+    window = spec.context or spec.window or round(spec.fps)  # any length: one second per call
     inputs = tuple(_fixed(t, window) for t in spec.inputs)
     outputs = tuple(_fixed(t, window) for t in spec.outputs[:2])
-    return ExportSignature(model, model, inputs, outputs, False, window)
+    return ExportSignature(model, model, inputs, outputs, False, window, spec.emit_index)
 
 
 def dims(t: TensorSpec) -> list[int]:
@@ -174,3 +185,31 @@ def frame_inputs(sig: ExportSignature, seq: Sequence[Tensor], t: int) -> tuple[T
         else:
             out.append(x.narrow(axis[0], t * axis[1], axis[1]))
     return tuple(out)
+
+
+def sliding_inputs(sig: ExportSignature, seq: Sequence[Tensor], t: int) -> tuple[Tensor, ...]:
+    """The inputs of the call that emits frame ``t`` of a sequence ``[1, T, ...]`` for a
+    sliding-window signature: frames ``t - emit .. t - emit + frames - 1``, the sequence's
+    first and last frames repeated where the window reaches past them (a stream's start, as
+    MobilePoser fills its buffer, and the end of a held-out window, whose future is unseen)."""
+    if sig.emit is None:
+        raise EdgeSDKError(f"{spec_name(sig.model)}: not a sliding-window signature")
+    out = []
+    for spec, x in zip(sig.model.spec.inputs, seq, strict=True):
+        axis = _time_axis(spec)
+        if axis is None:
+            out.append(x)
+            continue
+        dim, k = axis
+        frames = int(x.shape[dim]) // k
+        idx = torch.arange(t - sig.emit, t - sig.emit + sig.frames).clamp(0, frames - 1)
+        if k > 1:
+            idx = (idx[:, None] * k + torch.arange(k)).flatten()
+        out.append(x.index_select(dim, idx))
+    return tuple(out)
+
+
+def emitted(sig: ExportSignature, output: Any) -> Any:
+    """The frames of a call's output ``[1, frames, ...]`` that are poses of the stream: all of
+    them, or the one a sliding-window call emits (kept as a time axis of 1)."""
+    return output if sig.emit is None else output[:, sig.emit : sig.emit + 1]

@@ -31,7 +31,13 @@ from torch import Tensor
 from edgesdk.data.clip import Clip
 from edgesdk.data.windows import WindowDataset
 from edgesdk.models.base import MotionModel, _resolve_dim
-from edgesdk.models.signature import ExportSignature, dims, frame_inputs, num_frames
+from edgesdk.models.signature import (
+    ExportSignature,
+    dims,
+    frame_inputs,
+    num_frames,
+    sliding_inputs,
+)
 from edgesdk.train.data import input_names, make_loader, window_config_for
 
 Call = tuple[tuple[Tensor, ...], tuple[Tensor, ...]]  # (inputs, eager outputs) of one call
@@ -80,10 +86,14 @@ def model_inputs(model: MotionModel, batch: dict[str, Any]) -> tuple[Tensor, ...
 @torch.no_grad()
 def eager_calls(sig: ExportSignature, inputs: Sequence[Tensor]) -> list[Call]:
     """The artifact calls one window makes, with eager PyTorch's outputs: one per frame for
-    a streaming model (state carried by eager), one for a windowed model."""
+    a streaming model (state carried by eager) and for a sliding-window model (its window
+    moved by a frame each call), one for a windowed model."""
     if not sig.streaming:
-        args = tuple(inputs)
-        return [(args, tuple(sig.module(*args)))]
+        if sig.emit is None:
+            args = tuple(inputs)
+            return [(args, tuple(sig.module(*args)))]
+        slides = [sliding_inputs(sig, inputs, t) for t in range(num_frames(sig, inputs))]
+        return [(args, tuple(sig.module(*args))) for args in slides]
     n_state = len(sig.state_pairs)
     state = tuple(torch.zeros(dims(t)) for t in sig.inputs[len(sig.inputs) - n_state :])
     calls = []
@@ -102,7 +112,7 @@ def calibration_set(
     wins = windows(
         sig.model,
         clips,
-        limit=max(1, max_samples // 15 if sig.streaming else max_samples),
+        limit=max(1, max_samples // 15 if sig.streaming or sig.emit is not None else max_samples),
         seed=seed,
     )
     samples: list[tuple[Tensor, ...]] = []
