@@ -3,6 +3,7 @@ and the set is what its README says (folders, clip counts, minutes, rates)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -54,7 +55,9 @@ def test_clip_info_on_every_file(mocap_dir: Path) -> None:
     files = list_motion_files(mocap_dir)
     assert len(files) == total
     start = time.perf_counter()
-    with ProcessPoolExecutor(WORKERS, initializer=_one_thread) as pool:
+    # Spawned, not forked: a forked child of a process running torch threads can deadlock.
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(WORKERS, mp_context=spawn, initializer=_one_thread) as pool:
         infos = list(pool.map(motion_info, files, chunksize=8))
     wall_s = time.perf_counter() - start
     print(f"\nclip_info on {len(files)} files with {WORKERS} processes: {wall_s:.1f} s")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import shutil
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -348,7 +349,9 @@ def _check_real_clip(path: Path) -> dict[str, float]:
 def test_every_hdm05_file(mocap_dir: Path) -> None:
     files = sorted((mocap_dir / "hdm05").glob("*.amc"))
     assert files and all(load_labels(f).content in HDM05_DESCRIPTIONS for f in files)
-    with ProcessPoolExecutor(2) as pool:
+    # Spawned, not forked: a fork of a process whose torch/OpenMP threads are running can
+    # deadlock in the child (it hung a CI run for an hour).
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         figures = dict(zip(files, pool.map(_check_real_clip, files, chunksize=8), strict=True))
     squats = [f for f in files if load_labels(f).content == "squat1Reps"]
     assert squats and min(figures[f]["knee_at_bottom_deg"] for f in squats) > 80.0
