@@ -20,7 +20,7 @@ the pose model's.
 Example:
     >>> head = ActivityHead(32, ("idle", "walk"), ("normal walk", "squat"), text_dim=8)
     >>> logits, emb = head(torch.zeros(1, 5, 32))
-    >>> tuple(logits.shape), tuple(emb.shape), round(float(emb[0, 0].norm()), 3)
+    >>> tuple(logits.shape), tuple(emb.shape), round(float(emb[0, 0].detach().norm()), 3)
     ((1, 5, 2), (1, 5, 8), 1.0)
 """
 
