@@ -181,6 +181,7 @@ def teacher_section(args: argparse.Namespace, data: Any) -> dict[str, Any]:
 
 def students_section(args: argparse.Namespace, data: Any) -> dict[str, Any]:
     from edgesdk.bench import understanding as u
+    from edgesdk.models.students_core import StreamingStudent
     from edgesdk.models.text import default_text_encoder
     from edgesdk.runtime.backends import EagerBackend
     from edgesdk.train import checkpoint
@@ -195,6 +196,8 @@ def students_section(args: argparse.Namespace, data: Any) -> dict[str, Any]:
         model = checkpoint.load(ckpt)
         meta = checkpoint.read_meta(ckpt)
         table = EagerBackend(Path(ckpt)).activity
+        if not isinstance(model, StreamingStudent):
+            raise EdgeSDKError(f"{ckpt}: not a streaming student")
         if table is None:
             raise EdgeSDKError(f"{ckpt}: no activity head (train it with --set activity=true)")
         entry: dict[str, Any] = {"checkpoint": str(ckpt), "train": _train_command(meta)}
@@ -300,7 +303,7 @@ def devices_section(args: argparse.Namespace) -> dict[str, Any]:
                 if not frames or frames[0].activity is None:
                     continue
                 t = np.array([f.t_ns for f in frames])
-                labels = np.array([f.activity["label"] for f in frames])
+                labels = np.array([f.activity["label"] if f.activity else "" for f in frames])
                 clock = session.devices[combo[0]].clock
                 segments = take.meta.get("activity_labels", {}).get(combo[0], [])
                 for label, t0, t1 in segments:

@@ -50,6 +50,7 @@ from edgesdk.export.activity_table import ActivityTable
 from edgesdk.models.base import MotionModel
 from edgesdk.models.ego4o import reference_heading
 from edgesdk.models.signature import frame_inputs, signature_for
+from edgesdk.models.students_core import StreamingStudent
 from edgesdk.runtime.activity import DEFAULT_SMOOTHING_S, ActivityTracker, TextContext
 from edgesdk.train.data import make_loader
 
@@ -190,7 +191,7 @@ def teacher_captions(teacher: Any, ds: WindowDataset, batch_size: int = 64) -> l
 
 @torch.no_grad()
 def stream(
-    model: MotionModel,
+    model: StreamingStudent,
     batch: dict[str, Any],
     table: ActivityTable,
     closed_loop: bool = False,
@@ -235,7 +236,7 @@ def stream(
 
 
 def student_predictions(
-    model: MotionModel, ds: WindowDataset, table: ActivityTable, batch_size: int = 64
+    model: StreamingStudent, ds: WindowDataset, table: ActivityTable, batch_size: int = 64
 ) -> dict[str, Any]:
     """``stream`` over every window of ``ds``: per-window class and description (the last
     frame's), per-frame raw and smoothed classes, embeddings."""
@@ -258,7 +259,7 @@ def student_predictions(
 
 
 def closed_loop_predict(
-    model: MotionModel, table: ActivityTable
+    model: StreamingStudent, table: ActivityTable
 ) -> Callable[[dict[str, Any]], dict[str, Tensor]]:
     """A ``predict(batch)`` for ``edgesdk.train.evaluate``: the student streamed with its own
     description fed back as its text."""

@@ -124,9 +124,10 @@ def test_windows_carry_per_frame_labels(cmu_dir: Path) -> None:
     from edgesdk.data.windows import WindowConfig, WindowDataset
 
     clips = [c for c in load_dir(cmu_dir, fps=30.0) if c.name == "005_01"]
-    item = WindowDataset(clips, WindowConfig(), train=False)[0]
-    assert item["activity"].shape == (60,) and item["activity"].dtype.is_floating_point is False
-    assert set(item["activity"].tolist()) <= {ACTIVITY_INDEX["walk"], ACTIVITY_INDEX["turn"], 0}
+    item = WindowDataset(clips, WindowConfig(), train=False)[0]["activity"]
+    assert isinstance(item, torch.Tensor)
+    assert item.shape == (60,) and item.dtype == torch.int64
+    assert set(item.tolist()) <= {ACTIVITY_INDEX["walk"], ACTIVITY_INDEX["turn"], 0}
 
 
 def test_documented() -> None:

@@ -91,7 +91,7 @@ def test_the_loss_trains_the_class_and_the_description() -> None:
     batch["text"] = ["normal walk", "squat", "active run", "not in the table"]
     batch["activity"] = torch.tensor([1, 10, 2, 0])[:, None].expand(-1, T)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    first = None
+    first: dict[str, float] = {}
     for _ in range(40):
         loss, logs = model.loss(batch, "main")
         opt.zero_grad()

@@ -23,6 +23,7 @@ from edgesdk.errors import EdgeSDKError
 from edgesdk.export.activity_table import ActivityTable
 from edgesdk.export.export import export_model
 from edgesdk.export.manifest import check_manifest, manifest_path, read_manifest
+from edgesdk.models.students_core import StreamingStudent
 from edgesdk.models.text import TextEncoder
 from edgesdk.runtime.activity import ActivityTracker, TextContext
 from edgesdk.runtime.cli import add_run_parser
@@ -45,12 +46,16 @@ def act_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """ego4o-student (1 x 16 GRU) with an activity head, its table embedded by the hashed
     bag of words, exported to ONNX fp32."""
     model = small_student("ego4o-student", activity=True)
+    assert isinstance(model, StreamingStudent)
     with pytest.MonkeyPatch.context() as mp:
         import edgesdk.models.text as text
 
         mp.setattr(text, "default_text_encoder", lambda b=None: TextEncoder("hashed-bow"))
         model.prepare(TEXTS)
-    torch.nn.init.normal_(model.activity_head.mlp[-1].weight, std=0.3)
+    assert model.activity_head is not None
+    last = model.activity_head.mlp[-1]
+    assert isinstance(last, torch.nn.Linear)
+    torch.nn.init.normal_(last.weight, std=0.3)
     root = tmp_path_factory.mktemp("act")
     ckpt = checkpoint.save(model, root / "ckpt", data={"fingerprint": "test"})
     return export_model(ckpt, "onnx", "fp32", root / "onnx", progress=False)
