@@ -47,7 +47,6 @@ from edgesdk.data.activity import ACTIVITIES, ACTIVITY_INDEX, activity_of_text
 from edgesdk.data.clip import Clip
 from edgesdk.data.windows import WindowConfig, WindowDataset
 from edgesdk.export.activity_table import ActivityTable
-from edgesdk.models.base import MotionModel
 from edgesdk.models.ego4o import reference_heading
 from edgesdk.models.signature import frame_inputs, signature_for
 from edgesdk.models.students_core import StreamingStudent

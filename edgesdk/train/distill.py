@@ -153,7 +153,9 @@ def distill(config: DistillConfig) -> Path:
     assert isinstance(student, StreamingStudent)
     data = load_train_data(Path(config.data), limit=config.limit, progress=config.progress)
     if student.prepare([c.labels.text() for c in data.train]):  # an activity head's table
-        student = _rebuilt_after_prepare(student, config.student)
+        rebuilt = _rebuilt_after_prepare(student, config.student)
+        assert isinstance(rebuilt, StreamingStudent)
+        student = rebuilt
     wcfg = dataclasses.replace(
         distill_window_config(teacher, student, config.seed),
         devices=config.devices,
