@@ -6,7 +6,9 @@ embedding) a small MLP gives
 
 - ``activity_logit [B, T, K]``: one of the merged classes of ``edgesdk.data.activity``
   (``step`` and the exported artifact give their softmax, ``activity_prob``), trained with
-  cross-entropy against the per-frame labels of the windows;
+  cross-entropy against the per-frame labels of the windows, each class weighted by its
+  frequency so far to the power ``-balance`` (0: unweighted; rare classes such as turn
+  weigh more with 0.5);
 - ``activity_emb [B, T, D]``: a unit vector in the text encoder's space (all-MiniLM-L6-v2,
   384-d), trained contrastively against the training descriptions (InfoNCE over the table of
   every training description, temperature ``TAU``), so its nearest description is the text.
@@ -66,15 +68,19 @@ class ActivityHead(nn.Module):
         labels: Sequence[str],
         descriptions: Sequence[str],
         text_dim: int,
+        balance: float = 0.0,
     ) -> None:
         super().__init__()
         self.labels, self.descriptions = tuple(labels), tuple(descriptions)
-        self.text_dim = text_dim
+        self.text_dim, self.balance = text_dim, balance
         self.mlp = nn.Sequential(
             nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, len(labels) + text_dim)
         )
         self.register_buffer("desc_emb", torch.zeros(len(descriptions), text_dim))
         self.desc_emb: Tensor
+        # frames of each class seen in this training run (for ``balance``; one each at start)
+        self.register_buffer("seen", torch.ones(len(labels)), persistent=False)
+        self.seen: Tensor
         self._index = {d: i for i, d in enumerate(self.descriptions)}
 
     def forward(self, features: Tensor) -> tuple[Tensor, Tensor]:
@@ -98,8 +104,18 @@ class ActivityHead(nn.Module):
         frames against its description's row of the table (windows whose description is not
         in it, e.g. held-out clips, add nothing). Returns (ce, nce, logs)."""
         target: Tensor = batch["activity"].to(logits.device)
+        weight = None
+        if self.balance > 0:
+            if self.training:
+                self.seen += torch.bincount(target.flatten(), minlength=len(self.labels))
+            freq = self.seen / self.seen.sum()
+            weight = freq.pow(-self.balance)
+            weight = weight / (freq * weight).sum()  # 1 on average over the frames seen
         ce = F.cross_entropy(
-            logits.flatten(0, 1), target.flatten(), label_smoothing=LABEL_SMOOTHING
+            logits.flatten(0, 1),
+            target.flatten(),
+            weight=weight,
+            label_smoothing=LABEL_SMOOTHING,
         )
         with torch.no_grad():
             acc = (logits.argmax(-1) == target).float().mean()

@@ -75,6 +75,7 @@ class StudentConfig:
     activity_text_backend: str = ""  # the text encoder that embedded the descriptions
     activity_weight: float = 0.1  # cross-entropy of the class, per frame
     activity_embed_weight: float = 0.05  # InfoNCE of the description embedding
+    activity_balance: float = 0.0  # class weights: frequency ** -balance (0: none)
 
 
 def activity_labels(config: StudentConfig) -> tuple[str, ...]:
@@ -160,7 +161,9 @@ class StreamingStudent(MotionModel):
         self.out_offset: Tensor
         labels = activity_labels(c)  # built last: a student without it is initialized as before
         self.activity_head: ActivityHead | None = (
-            ActivityHead(c.hidden, labels, c.activity_descriptions, c.text_dim) if labels else None
+            ActivityHead(c.hidden, labels, c.activity_descriptions, c.text_dim, c.activity_balance)
+            if labels
+            else None
         )
 
     # -- what a student defines
@@ -322,8 +325,9 @@ class StreamingStudent(MotionModel):
             activity_descriptions=descriptions,
             activity_text_backend=encoder.backend,
         )
+        c = self.config
         head = ActivityHead(
-            self.config.hidden, self.activity_head.labels, descriptions, self.config.text_dim
+            c.hidden, self.activity_head.labels, descriptions, c.text_dim, c.activity_balance
         )
         head.mlp.load_state_dict(self.activity_head.mlp.state_dict())
         head.set_table(encoder.encode(list(descriptions)))

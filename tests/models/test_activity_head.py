@@ -103,6 +103,22 @@ def test_the_loss_trains_the_class_and_the_description() -> None:
     assert logs["desc_top1"] == 1.0  # each window's frames retrieve its own description
 
 
+def test_balance_weighs_rare_classes_more() -> None:
+    from edgesdk.models.activity_head import ActivityHead
+
+    batch = {"activity": torch.tensor([[1] * 9 + [3]])}  # walk 9 frames, turn 1
+    logits = torch.zeros(1, 10, len(ACTIVITIES))
+    logits[..., 1] = 2.0  # sure of walk: the turn frame costs most
+    emb = torch.zeros(1, 10, 8)
+    plain = ActivityHead(4, ACTIVITIES, (), 8).train()
+    balanced = ActivityHead(4, ACTIVITIES, (), 8, balance=0.5).train()
+    ce_plain = plain.loss(logits, emb, batch)[0]
+    ce_balanced = balanced.loss(logits, emb, batch)[0]
+    assert ce_balanced > ce_plain
+    assert balanced.seen[1] == 10 and balanced.seen[3] == 2  # counted (from one each)
+    assert "seen" not in balanced.state_dict()  # a training statistic, not a weight
+
+
 def test_step_exports_with_the_head() -> None:
     model = _prepared("ego4o-student")
     sig = signature_for(model)
