@@ -245,7 +245,7 @@ def students_section(args: argparse.Namespace, data: Any) -> dict[str, Any]:
                 "what": "streamed frame by frame, the runtime's smoothing, the nearest "
                 "training description fed back as text once its class is >= 0.5 likely",
             }
-        out["students"][meta["model"]] = entry
+        out["students"][Path(ckpt).name] = {"model": meta["model"], **entry}
     return out
 
 
