@@ -170,7 +170,7 @@ def teacher_section(args: argparse.Namespace, data: Any) -> dict[str, Any]:
                 cand_emb,
             )
         )
-        pick = np.linspace(0, len(captions) - 1, 12).astype(int)
+        pick = sorted(set(np.linspace(0, len(captions) - 1, 12).astype(int).tolist()))
         out["setups"][setup] = {
             "windows": len(truth.texts),
             "rows": rows,

@@ -145,9 +145,13 @@ def score(
         ACTIVITIES[k]: round(float((window_class[target == k] == k).mean()), 3)
         for k in sorted(set(target.tolist()))
     }
-    emb = embeddings / np.maximum(np.linalg.norm(embeddings, axis=-1, keepdims=True), 1e-12)
-    nearest = (emb @ candidate_emb.T).argmax(-1)
-    right = [candidates[j] == t for j, t in zip(nearest, truth.texts, strict=True)]
+    norm = np.linalg.norm(embeddings, axis=-1, keepdims=True)
+    nearest = ((embeddings / np.maximum(norm, 1e-12)) @ candidate_emb.T).argmax(-1)
+    # an empty description (zero embedding) retrieves nothing
+    right = [
+        candidates[j] == t and n > 0
+        for j, t, n in zip(nearest, truth.texts, norm[:, 0], strict=True)
+    ]
     return {
         "method": name,
         "windows": len(target),
