@@ -120,6 +120,8 @@ def test_balance_weighs_rare_classes_more() -> None:
 
 
 def test_step_exports_with_the_head() -> None:
+    from edgesdk.quantize.pt2e import output_layers
+
     model = _prepared("ego4o-student")
     sig = signature_for(model)
     args = sig.example()
@@ -127,6 +129,12 @@ def test_step_exports_with_the_head() -> None:
     with torch.no_grad():
         for a, b in zip(sig.module(*args), program.module()(*args), strict=True):
             torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    # int8 keeps both output projections (pose and activity) in fp32
+    graph = program.module()
+    assert len(output_layers(graph)) == 2  # type: ignore[arg-type]
+    plain = signature_for(_student("ego4o-student", activity=False))
+    plain_graph = torch.export.export(plain.module, plain.example()).module()
+    assert len(output_layers(plain_graph)) == 1  # type: ignore[arg-type]
 
 
 def test_documented() -> None:
