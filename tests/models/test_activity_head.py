@@ -21,7 +21,7 @@ TEXTS = ["normal walk", "active run", "squat", "normal walk"]
 
 def _student(name: str, **overrides: object) -> StreamingStudent:
     torch.manual_seed(0)
-    model = create_model(name, activity=True, **overrides)
+    model = create_model(name, **{"activity": True, **overrides})
     assert isinstance(model, StreamingStudent)
     return model
 
