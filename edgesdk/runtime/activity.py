@@ -56,6 +56,9 @@ class ActivityTracker:
         self.smoothing_s = smoothing_s
         self.prob: np.ndarray | None = None
         self.emb: np.ndarray | None = None
+        # [D, N] float32: one matrix-vector product per frame finds the nearest description
+        # (the embedding's norm does not change which row is nearest)
+        self._table_T = np.ascontiguousarray(table.embeddings.T, np.float32)
 
     @property
     def half_way_s(self) -> float:
@@ -67,8 +70,8 @@ class ActivityTracker:
 
     def update(self, prob: np.ndarray, emb: np.ndarray) -> list[dict[str, Any]]:
         """One frame of each stream: the smoothed activity of each row."""
-        prob = np.asarray(prob, np.float64).reshape(-1, len(self.table.classes))
-        emb = np.asarray(emb, np.float64).reshape(prob.shape[0], -1)
+        prob = np.asarray(prob, np.float32).reshape(-1, len(self.table.classes))
+        emb = np.asarray(emb, np.float32).reshape(prob.shape[0], -1)
         if self.prob is None or self.emb is None or self.prob.shape != prob.shape:
             self.prob, self.emb = prob.copy(), emb.copy()
         else:
@@ -79,26 +82,26 @@ class ActivityTracker:
     def current(self) -> list[dict[str, Any]]:
         if self.prob is None or self.emb is None:
             return []
-        classes = self.table.classes
-        order = np.argsort(-self.prob, axis=-1)[:, :3]
-        index, _ = self.table.nearest(self.emb)
+        classes, descriptions = self.table.classes, self.table.descriptions
+        index = self.description_index()
         out = []
-        for row, top, i in zip(self.prob, order, index.reshape(-1), strict=True):
+        for row, i in zip(self.prob.tolist(), index.tolist(), strict=True):
+            top = sorted(range(len(row)), key=row.__getitem__, reverse=True)[:3]
             out.append(
                 {
-                    "label": classes[int(top[0])],
-                    "confidence": round(float(row[top[0]]), 4),
-                    "top3": [[classes[int(k)], round(float(row[k]), 4)] for k in top],
-                    "description": self.table.descriptions[int(i)] if i >= 0 else "",
+                    "label": classes[top[0]],
+                    "confidence": round(row[top[0]], 4),
+                    "top3": [[classes[k], round(row[k], 4)] for k in top],
+                    "description": descriptions[i] if i >= 0 else "",
                 }
             )
         return out
 
     def description_index(self) -> np.ndarray:
-        """``[B]`` the nearest description of each stream (-1: none yet)."""
-        if self.emb is None:
-            return np.full(0, -1)
-        return self.table.nearest(self.emb)[0].reshape(-1)
+        """``[B]`` the nearest description of each stream (-1: none yet, or no table)."""
+        if self.emb is None or not self._table_T.shape[1]:
+            return np.full(0 if self.emb is None else len(self.emb), -1)
+        return np.asarray((self.emb @ self._table_T).argmax(-1))
 
     def confidence(self) -> np.ndarray:
         """``[B]`` the smoothed probability of each stream's class (0: no frame yet)."""
