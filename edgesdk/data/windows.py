@@ -30,6 +30,7 @@ import torch
 from torch.utils.data import Dataset
 
 from edgesdk.body.rotations import axis_angle_to_matrix, matrix_to_6d, rot6d_to_matrix
+from edgesdk.data.activity import frame_activities
 from edgesdk.data.clip import Clip
 from edgesdk.data.device_model import (
     DEVICE_MODES,
@@ -177,6 +178,7 @@ class _ClipFeatures:
         self.pos_m = clip.global_pos_m.astype(np.float32)
         self.contact = foot_contact(clip.global_pos_m, clip.fps)
         self.text = clip.labels.text()
+        self.activity = frame_activities(self.text, clip.global_pos_m, clip.R_world_joint, clip.fps)
         self.name = clip.name
         self.head_hr: np.ndarray | None = None
         if head_hr_factor > 0:
@@ -198,7 +200,8 @@ class WindowDataset(Dataset[dict[str, object]]):
         ``mask [T, 5]`` (1 where the slot's device is present),
         ``head [T, 9]`` (head position in metres + R_world_head 6D),
         ``R_world_joint_6d [T, 22, 6]``, ``R_local_6d [T, 22, 6]``, ``pos_m [T, 22, 3]``,
-        ``root_vel_mps [T, 3]``, ``contact [T, 2]``, and ``text`` (str), ``clip`` (str).
+        ``root_vel_mps [T, 3]``, ``contact [T, 2]``, ``activity [T]`` (int64 class indices,
+        ``edgesdk.data.activity``), and ``text`` (str), ``clip`` (str).
     Clips shorter than the window are left out (``skipped`` names them).
     """
 
@@ -333,6 +336,7 @@ class WindowDataset(Dataset[dict[str, object]]):
             "pos_m": torch.from_numpy(np.ascontiguousarray(pos)),
             "root_vel_mps": torch.from_numpy(root_vel),
             "contact": torch.from_numpy(f.contact[sl]),
+            "activity": torch.from_numpy(f.activity[sl]),
             "text": f.text,
             "clip": f.name,
         }

@@ -26,6 +26,7 @@ import torch
 
 from edgesdk.body.skeleton import JOINT_NAMES, PARENTS
 from edgesdk.errors import EdgeSDKError
+from edgesdk.export.activity_table import ActivityTable
 from edgesdk.export.backends import BACKENDS, Backend
 from edgesdk.export.manifest import FORMAT, artifact_digest, manifest_path, tool_versions
 from edgesdk.export.runners import mark_pte_checked
@@ -258,7 +259,23 @@ def _manifest(
         "tools": tool_versions(),
         "command": "",
         "numerics": {},
+        **_activity_block(sig),
     }
+
+
+def _activity_block(sig: ExportSignature) -> dict[str, Any]:
+    """``{"activity": ...}`` for a model with an activity head (``activity_table``), else {}."""
+    head = getattr(sig.model, "activity_head", None)
+    if head is None:
+        return {}
+    config = sig.model.config
+    table = ActivityTable(
+        head.labels,
+        head.descriptions,
+        head.desc_emb.detach().cpu().numpy(),
+        getattr(config, "activity_text_backend", ""),
+    )
+    return {"activity": table.to_manifest()}
 
 
 __all__ = ["artifact_name", "export_model", "failed_op", "run_windows"]

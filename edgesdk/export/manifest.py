@@ -3,7 +3,8 @@
 It names the model and its teacher, the artifact's tensors in call order with units and the
 state fed back, rates, frames and slots, the skeleton, the normalization the model applies
 inside, the precision and quantization recipe, the calibration data's fingerprint, the tool
-versions, the file's size and hash, and the numerics measured against eager PyTorch.
+versions, the file's size and hash, the numerics measured against eager PyTorch, and for a
+student with an activity head its classes and description table (``activity_table``).
 
 ``read_manifest`` checks a manifest before anything uses it: its fields' types and ranges
 (``fps`` finite and positive, tensor shapes positive and bounded, state pairs naming real
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from edgesdk.errors import EdgeSDKError
+from edgesdk.export.activity_table import ActivityTable
 
 FORMAT = "edgesdk-manifest/2"  # 2: sha256 of the file's bytes (1: of its name and bytes)
 _LEGACY_FORMAT = "edgesdk-manifest/1"
@@ -211,6 +213,19 @@ def check_manifest(data: dict[str, Any], path: Path | str) -> None:
         need(ok, where, "expected an output and an input of io")
         same = shapes["outputs"][pair["output"]] == shapes["inputs"][pair["input"]]
         need(same, where, "the state output and input have different shapes")
+    if "activity" in data:
+        table = ActivityTable.from_manifest(data["activity"], path)
+        prob, emb = (shapes["outputs"].get(n) for n in ("activity_prob", "activity_emb"))
+        need(
+            prob is not None and prob[-1] == len(table.classes),
+            "activity.classes",
+            "expected one class per value of the activity_prob output",
+        )
+        need(
+            emb is not None and emb[-1] == table.dim,
+            "activity.embedding_dim",
+            "expected the width of the activity_emb output",
+        )
 
 
 _MISSING = object()

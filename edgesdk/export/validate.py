@@ -5,7 +5,9 @@ float model of the manifest's checkpoint) and the artifact in its runtime. A str
 artifact is called once per frame and fed *its own* state back, as on a device, so error
 that accumulates through the state is measured. Figures: max abs error of every output
 against eager; MPJPE (root-aligned, mm) of eager and of the artifact against ground truth,
-their difference (the gate), and the artifact against eager. Core ML cannot predict off
+their difference (the gate), and the artifact against eager; with an activity head, the
+fraction of frames whose class (argmax of ``activity_prob``) is eager's (in the gate too)
+and each one's accuracy against the windows' per-frame labels. Core ML cannot predict off
 macOS: there the converted spec (input / output names, shapes, dtypes) is checked instead,
 and the result says so.
 
@@ -34,6 +36,9 @@ from edgesdk.train.data import TrainData, load_train_data
 
 # Beyond the MPJPE gate, an fp32 artifact must match eager to this max abs error.
 FP32_MAX_ABS_ERROR = 1e-3
+# With an activity head: the artifact's class (argmax of activity_prob) must be eager's in at
+# least this fraction of the frames.
+MIN_ACTIVITY_AGREEMENT = 0.9
 
 
 def _pose_index(sig: ExportSignature) -> int:
@@ -46,12 +51,17 @@ def run_windows(sig: ExportSignature, runner: Any, batches: list[dict[str, Any]]
     max_err = np.zeros(len(sig.outputs))
     err_eager, err_art, art_vs_eager, frames, calls = 0.0, 0.0, 0.0, 0, 0
     pos_i = _pose_index(sig)
+    names = [t.name for t in sig.outputs]
+    act_i = names.index("activity_prob") if "activity_prob" in names else None
+    agree, right_eager, right_art = 0, 0, 0
     finite = True
     started = time.perf_counter()
     for batch in batches:
         calls_eager = eager_calls(sig, model_inputs(sig.model, batch))
         state: list[np.ndarray] | None = None
         eager_pos, art_pos = [], []
+        eager_act: list[int] = []
+        art_act: list[int] = []
         for args, ref in calls_eager:
             feed = [a.numpy() for a in args]
             if sig.streaming and state is not None:
@@ -65,6 +75,16 @@ def run_windows(sig: ExportSignature, runner: Any, batches: list[dict[str, Any]]
                 state = list(out[len(out) - n_state :])
             eager_pos.append(emitted(sig, ref[pos_i]).numpy().reshape(-1, 22, 3))
             art_pos.append(emitted(sig, out[pos_i]).reshape(-1, 22, 3))
+            if act_i is not None:
+                eager_act.append(int(ref[act_i].numpy().argmax()))
+                art_act.append(int(np.argmax(out[act_i])))
+        if act_i is not None:
+            e_act, a_act = np.array(eager_act), np.array(art_act)
+            agree += int((e_act == a_act).sum())
+            if "activity" in batch:
+                labels = batch["activity"].numpy().reshape(-1)
+                right_eager += int((e_act == labels).sum())
+                right_art += int((a_act == labels).sum())
         gt = target_positions_rel(batch).numpy().reshape(-1, 22, 3)
         e, a = np.concatenate(eager_pos), np.concatenate(art_pos)
         err_eager += float(np.linalg.norm(e - gt, axis=-1).mean(-1).sum())
@@ -73,6 +93,13 @@ def run_windows(sig: ExportSignature, runner: Any, batches: list[dict[str, Any]]
         frames += len(gt)
     wall = time.perf_counter() - started
     frames = max(frames, 1)
+    activity: dict[str, Any] = {}
+    if act_i is not None:
+        activity = {
+            "activity_agreement": agree / frames,
+            "activity_accuracy_eager": right_eager / frames,
+            "activity_accuracy_artifact": right_art / frames,
+        }
     return {
         "windows": len(batches),
         "frames": frames,
@@ -84,6 +111,7 @@ def run_windows(sig: ExportSignature, runner: Any, batches: list[dict[str, Any]]
         "mpjpe_delta_mm": 1000.0 * (err_art - err_eager) / frames,
         "mpjpe_artifact_vs_eager_mm": 1000.0 * art_vs_eager / frames,
         "wall_s_incl_eager": round(wall, 2),
+        **activity,
     }
 
 
@@ -189,6 +217,9 @@ def validate(
     figures = run_windows(sig, runner, batches)
     report.update(ran=True, data_fingerprint=data.fingerprint, split="test", **figures)
     ok = figures["finite"] and figures["mpjpe_delta_mm"] <= max_mpjpe_delta_mm
+    if "activity_agreement" in figures:
+        ok = ok and figures["activity_agreement"] >= MIN_ACTIVITY_AGREEMENT
+        report["min_activity_agreement"] = MIN_ACTIVITY_AGREEMENT
     if manifest["precision"] == "fp32":
         worst = max(figures["max_abs_error"].values())
         ok = ok and worst <= FP32_MAX_ABS_ERROR

@@ -1,7 +1,8 @@
 """What an artifact computes: the module to export, its example inputs and its named tensors.
 
 A streaming model (``spec.streaming``, the students) exports ``step``: one frame in, one pose
-out, with the recurrent state as explicit inputs and outputs, so a device app calls the
+out (and, with an activity head, ``activity_prob`` and ``activity_emb`` after the pose
+outputs), with the recurrent state as explicit inputs and outputs, so a device app calls the
 artifact once per frame and feeds the state back. Any other model exports ``forward`` over a
 window of ``spec.window`` frames (one second of frames for a model that takes any length); a
 sliding-window model (``spec.context``, e.g. MobilePoser) over its ``context`` frames, called
@@ -27,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from edgesdk.errors import EdgeSDKError
+from edgesdk.models.activity_head import activity_outputs
 from edgesdk.models.base import MotionModel, TensorSpec, _resolve_dim
 
 # The outputs of a streaming student's ``step``, before its new state.
@@ -130,11 +132,13 @@ def signature_for(model: MotionModel) -> ExportSignature:
             )
             for s in spec.state
         )
+        head = getattr(model, "activity_head", None)
+        extra = activity_outputs(len(head.labels), head.text_dim) if head is not None else ()
         return ExportSignature(
             model,
             model.step_module().eval(),  # type: ignore[operator]
             inputs,
-            (*STEP_OUTPUTS, *state_out),
+            (*STEP_OUTPUTS, *extra, *state_out),
             True,
         )
     window = spec.context or spec.window or round(spec.fps)  # any length: one second per call

@@ -28,6 +28,8 @@ Example:
 from __future__ import annotations
 
 import abc
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +40,8 @@ from torch import Tensor, nn
 from edgesdk.body.heading import heading_cos_sin, yaw_matrix
 from edgesdk.body.rotations import matrix_to_6d, rot6d_to_matrix
 from edgesdk.body.skeleton import NUM_JOINTS, rest_positions
+from edgesdk.data.activity import ACTIVITIES
+from edgesdk.models.activity_head import ActivityHead
 from edgesdk.models.base import MotionModel, TensorSpec, target_positions_rel
 
 ROT_OUT = NUM_JOINTS * 6
@@ -63,6 +67,22 @@ class StudentConfig:
     text_dim: int = 384  # ego4o-student's optional text embedding
     p_drop_text: float = 0.5  # ego4o-student: training windows read without their text
     hr_factor: int = 8  # head2body-student: head IMU samples per frame
+    # The activity head (``activity_head.py``): off by default (``--set activity=true``);
+    # ``prepare`` fills the class names and the training descriptions it retrieves from.
+    activity: bool = False
+    activity_labels: tuple[str, ...] = ()
+    activity_descriptions: tuple[str, ...] = ()
+    activity_text_backend: str = ""  # the text encoder that embedded the descriptions
+    activity_weight: float = 0.1  # cross-entropy of the class, per frame
+    activity_embed_weight: float = 0.05  # InfoNCE of the description embedding
+    activity_balance: float = 0.0  # class weights: frequency ** -balance (0: none)
+
+
+def activity_labels(config: StudentConfig) -> tuple[str, ...]:
+    """The classes of a student's activity head (none when it has no head)."""
+    if not config.activity:
+        return ()
+    return config.activity_labels or ACTIVITIES
 
 
 def gru_cell(
@@ -139,6 +159,12 @@ class StreamingStudent(MotionModel):
         offset[ROT_OUT : ROT_OUT + POS_OUT] = standing_pose_rel()[1:].flatten()
         self.register_buffer("out_offset", offset, persistent=False)
         self.out_offset: Tensor
+        labels = activity_labels(c)  # built last: a student without it is initialized as before
+        self.activity_head: ActivityHead | None = (
+            ActivityHead(c.hidden, labels, c.activity_descriptions, c.text_dim, c.activity_balance)
+            if labels
+            else None
+        )
 
     # -- what a student defines
 
@@ -207,7 +233,10 @@ class StreamingStudent(MotionModel):
             x = x + torch.where(on[:, None] > 0.5, self.extra(emb), self.extra_absent)[:, None]
         y, h = self._recur(x, h0.transpose(0, 1), stepwise)
         out = self.head(y + x) + self.out_offset
-        return self._decode(out, R_world_ref), (h.transpose(0, 1), now[:, -1])
+        decoded = self._decode(out, R_world_ref)
+        if self.activity_head is not None:
+            decoded["activity_logit"], decoded["activity_emb"] = self.activity_head(y + x)
+        return decoded, (h.transpose(0, 1), now[:, -1])
 
     def _recur(self, x: Tensor, h0: Tensor, stepwise: bool) -> tuple[Tensor, Tensor]:
         if not stepwise:
@@ -242,25 +271,27 @@ class StreamingStudent(MotionModel):
         out, _ = self.run(inputs)
         return out["R_world_joint_6d"], out["pos_rel_m"]
 
-    def step(
-        self, *frame: Tensor, state: State | None = None
-    ) -> tuple[tuple[Tensor, Tensor, Tensor, Tensor], State]:
+    def step(self, *frame: Tensor, state: State | None = None) -> tuple[tuple[Tensor, ...], State]:
         """One frame: ``spec.inputs`` without their time axis (``[B, 8, 12]`` for an 8x
         stream; ego4o-student's text may be left out) -> ``((R_world_joint_6d [B, 22, 6],
-        pos_rel_m [B, 22, 3], root_vel_mps [B, 3], contact [B, 2] probabilities), new
-        state)``; ``state=None`` starts a stream."""
+        pos_rel_m [B, 22, 3], root_vel_mps [B, 3], contact [B, 2] probabilities[,
+        activity_prob [B, K], activity_emb [B, 384]]), new state)`` (the last two with an
+        activity head); ``state=None`` starts a stream."""
         seq = tuple(
             x if any(isinstance(d, str) and d.endswith("*time") for d in t.shape) else
             x.unsqueeze(t.shape.index("time")) if "time" in t.shape else x
             for x, t in zip(frame, self.spec.inputs[: len(frame)], strict=True)
         )  # fmt: skip
         out, new_state = self.run(seq, state, stepwise=True)
-        outputs = (
+        outputs: tuple[Tensor, ...] = (
             out["R_world_joint_6d"][:, 0],
             out["pos_rel_m"][:, 0],
             out["root_vel_mps"][:, 0],
             torch.sigmoid(out["contact_logit"][:, 0]),
         )
+        if "activity_logit" in out:
+            prob = torch.softmax(out["activity_logit"][:, 0], -1)
+            outputs = (*outputs, prob, out["activity_emb"][:, 0])
         return outputs, new_state
 
     def step_module(self) -> nn.Module:
@@ -272,7 +303,36 @@ class StreamingStudent(MotionModel):
     def predict(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         out, _ = self.run(self.inputs(batch))
         contact = torch.sigmoid(out.pop("contact_logit"))
+        if "activity_logit" in out:
+            out["activity_prob"] = torch.softmax(out.pop("activity_logit"), -1)
         return {**out, "contact": contact}
+
+    # -- the activity head
+
+    def prepare(self, train_texts: Sequence[str]) -> bool:
+        """With an activity head: fix its classes and the table of training descriptions
+        (embedded with ``default_text_encoder()``, the one training batches use); the
+        trainer then rebuilds the model from its config. False (nothing done) without one."""
+        if self.activity_head is None:
+            return False
+        from edgesdk.models.text import default_text_encoder
+
+        encoder = default_text_encoder()
+        descriptions = tuple(sorted({t for t in train_texts if t.strip()}))
+        self.config = dataclasses.replace(
+            self.config,
+            activity_labels=self.activity_head.labels,
+            activity_descriptions=descriptions,
+            activity_text_backend=encoder.backend,
+        )
+        c = self.config
+        head = ActivityHead(
+            c.hidden, self.activity_head.labels, descriptions, c.text_dim, c.activity_balance
+        )
+        head.mlp.load_state_dict(self.activity_head.mlp.state_dict())
+        head.set_table(encoder.encode(list(descriptions)))
+        self.activity_head = head.to(self.out_offset.device)
+        return True
 
     # -- training
 
@@ -308,6 +368,12 @@ class StreamingStudent(MotionModel):
         vel = F.mse_loss(out["root_vel_mps"], batch["root_vel_mps"])
         bce = F.binary_cross_entropy_with_logits(out["contact_logit"], contact)
         loss = loss + c.vel_weight * vel + c.contact_weight * bce
+        if self.activity_head is not None and "activity" in batch:
+            ce, nce, act_logs = self.activity_head.loss(
+                out["activity_logit"], out["activity_emb"], batch
+            )
+            loss = loss + c.activity_weight * ce + c.activity_embed_weight * nce
+            logs.update(act_logs)
         with torch.no_grad():
             err = out["pos_rel_m"] - target_positions_rel(batch)
             mpjpe = err.norm(dim=-1).mean() * 1000.0

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from edgesdk.errors import EdgeSDKError
+from edgesdk.export.activity_table import ActivityTable
 from edgesdk.export.manifest import MAX_FPS, manifest_path, read_manifest
 from edgesdk.export.runners import SUFFIXES, check_io, open_runner
 
@@ -33,8 +34,17 @@ class ModelBackend(abc.ABC):
 
     name = ""
 
-    def __init__(self, io: Mapping[str, Any], fps: float, model: str) -> None:
+    def __init__(
+        self,
+        io: Mapping[str, Any],
+        fps: float,
+        model: str,
+        activity: ActivityTable | None = None,
+    ) -> None:
         self.model = model
+        # the classes and description table of an activity head (outputs activity_prob and
+        # activity_emb), or None
+        self.activity = activity
         if not (isinstance(fps, int | float) and math.isfinite(fps) and 0 < fps <= MAX_FPS):
             raise EdgeSDKError(f"{model}: frame rate {fps!r}: must be a number in (0, {MAX_FPS:g}]")
         self.fps = float(fps)
@@ -103,7 +113,10 @@ class ArtifactBackend(ModelBackend):
                 f"not a {self.name} one"
             )
         check_io(self.runner, manifest["io"], manifest_path(artifact))
-        super().__init__(manifest["io"], manifest["rates"]["fps"], str(manifest["model"]))
+        activity = None
+        if "activity" in manifest:  # checked by read_manifest against the outputs
+            activity = ActivityTable.from_manifest(manifest["activity"], manifest_path(artifact))
+        super().__init__(manifest["io"], manifest["rates"]["fps"], str(manifest["model"]), activity)
         self._check_finite(artifact)
 
     def _check_finite(self, artifact: Path) -> None:
@@ -147,7 +160,17 @@ class EagerBackend(ModelBackend):
             raise EdgeSDKError(f"{ckpt_dir}: not a streaming student; export a student")
         self.module = sig.module
         io = sig.to_dict()
-        super().__init__(io, model.spec.fps, str(checkpoint.read_meta(ckpt_dir)["model"]))
+        activity = None
+        head = getattr(model, "activity_head", None)
+        if head is not None:
+            activity = ActivityTable(
+                head.labels,
+                head.descriptions,
+                head.desc_emb.numpy(),
+                getattr(model.config, "activity_text_backend", ""),
+            )
+        name = str(checkpoint.read_meta(ckpt_dir)["model"])
+        super().__init__(io, model.spec.fps, name, activity)
 
     def _run(self, feed: list[np.ndarray]) -> list[np.ndarray]:
         torch = self._torch

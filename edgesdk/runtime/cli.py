@@ -8,8 +8,12 @@
 
 ``--artifact`` is an exported artifact (.pte, .onnx, .tflite; .mlpackage on macOS) or a
 checkpoint folder (eager PyTorch); without it, the bundled pretrained model
-(``edgesdk.runtime.pretrained``; weights for non-commercial use). Prints a one-line JSON
-summary; returns 0.
+(``edgesdk.runtime.pretrained``; weights for non-commercial use). Each line of ``--out`` is
+one frame (``Frame.to_json``: the pose, and with a model that has an activity head its
+``activity``). Prints a one-line JSON summary (frames, the last pose, and with an activity
+head the last frame's activity and each label's share of the frames); returns 0.
+``--context TEXT`` gives a model that reads text its context, ``--text-feedback`` its own
+description instead (closed loop).
 
 Wiring (in ``edgesdk/cli.py``'s ``build_parser``)::
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +66,16 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
     run.add_argument("--gif", default=None, help="also render the poses as an animated GIF")
     run.add_argument("--max-latency-ms", type=positive_float, default=100.0)
     run.add_argument("--threads", type=thread_count, default=1)
+    run.add_argument(
+        "--context",
+        default=None,
+        help="text context for a model that reads text (e.g. 'normal walk')",
+    )
+    run.add_argument(
+        "--text-feedback",
+        action="store_true",
+        help="feed the model's own description back as its text (closed loop)",
+    )
     run.set_defaults(func=run_command)
     return run
 
@@ -71,7 +86,9 @@ def run_command(args: argparse.Namespace) -> int:
 
     if args.max_latency_ms <= 0:
         raise EdgeSDKError(f"--max-latency-ms {args.max_latency_ms}: must be positive")
-    config = SessionConfig(max_latency_s=args.max_latency_ms / 1000.0)
+    config = SessionConfig(
+        max_latency_s=args.max_latency_ms / 1000.0, text_feedback=args.text_feedback
+    )
     if args.artifact is None:
         from edgesdk.runtime.pretrained import default_model
 
@@ -87,12 +104,15 @@ def run_command(args: argparse.Namespace) -> int:
             out=out,
             config=config,
             threads=args.threads,
+            context=args.context,
         )
     else:
         from edgesdk.runtime.session import Session
         from edgesdk.runtime.udp import UdpReceiver
 
         session = Session(args.artifact, config, threads=args.threads)
+        if args.context is not None:
+            session.set_context(args.context)
         with UdpReceiver(session, port=args.udp) as rx:
             port = rx.port  # the one bound, when --udp 0 asked for any free one
             frames = rx.run(
@@ -104,6 +124,20 @@ def run_command(args: argparse.Namespace) -> int:
             {"udp_port": port, "stats": session.stats(), "placements": session.placements()},
         )
     summary: dict[str, Any] = {"frames": len(frames), "out": str(out)}
+    if frames:
+        last = frames[-1]
+        summary["last_pose"] = {
+            "t_ns": last.t_ns,
+            "head_above_pelvis_m": round(float(last.pos_rel_m[15, 1]), 3),
+            "root_m": np.round(last.root_m, 3).tolist(),
+        }
+    labels = [f.activity["label"] for f in frames if f.activity is not None]
+    if labels:
+        counts = Counter(labels)
+        summary["activity"] = {
+            "last": frames[-1].activity,
+            "fraction_of_frames": {k: round(v / len(labels), 3) for k, v in counts.most_common()},
+        }
     if args.gif:
         if not frames:
             raise EdgeSDKError(f"--gif {args.gif}: no frames to render")

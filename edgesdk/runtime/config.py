@@ -45,6 +45,13 @@ class SessionConfig:
     # filter changed no figure beyond noise, and its 40 ms lag moves simulated replays.
     acc_lowpass_hz: float = 0.0
     use_kind_hints: bool = True  # False: ignore device kinds (given or in ids), signals only
+    # Models with an activity head: time constant of the smoothing of its class probabilities
+    # and description embedding (edgesdk.runtime.activity; 0: none).
+    activity_smoothing_s: float = 0.5
+    # Models that read text (ego4o-student): feed the model's own description back as its
+    # text input (closed loop) once its smoothed class probability reaches the confidence.
+    text_feedback: bool = False
+    text_feedback_confidence: float = 0.5
 
     def __post_init__(self) -> None:
         for name in (
@@ -57,6 +64,10 @@ class SessionConfig:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise EdgeSDKError(f"SessionConfig.{name}={value!r}: must be a positive number")
+        for name in ("activity_smoothing_s", "text_feedback_confidence"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise EdgeSDKError(f"SessionConfig.{name}={value!r}: must be a number >= 0")
         if self.max_devices < 1:
             raise EdgeSDKError(f"SessionConfig.max_devices={self.max_devices}: must be >= 1")
 
@@ -70,7 +81,9 @@ class Frame:
     calibration); ``root_m [3]``: the pelvis dead-reckoned from the model's root velocity
     (drifts); ``contact [2]``; ``devices``: per device its slot, confidence and whether it was
     used (shared by consecutive frames while it does not change: read it, do not modify it);
-    ``mask [5]`` per slot; ``latency_ns``: session time when made minus ``t_ns``.
+    ``mask [5]`` per slot; ``latency_ns``: session time when made minus ``t_ns``;
+    ``activity``: with a model that has an activity head, ``{"label", "confidence", "top3",
+    "description"}`` (``edgesdk.runtime.activity``), else None.
     """
 
     t_ns: int
@@ -81,10 +94,11 @@ class Frame:
     mask: np.ndarray
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     latency_ns: int = 0
+    activity: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (numbers rounded to 0.1 mm / 1e-5)."""
-        return {
+        out: dict[str, Any] = {
             "t_ns": self.t_ns,
             "latency_ns": self.latency_ns,
             "R_world_joint_6d": np.round(self.R_world_joint_6d, 5).tolist(),
@@ -94,3 +108,6 @@ class Frame:
             "mask": {s: int(m) for s, m in zip(SLOTS, self.mask, strict=True)},
             "devices": self.devices,
         }
+        if self.activity is not None:
+            out["activity"] = self.activity
+        return out

@@ -135,16 +135,20 @@ def replay(
     acc: str = "raw",
     use_take_slots: bool = False,
     threads: int = 1,
+    context: str | None = None,
 ) -> list[Frame]:
     """Replay ``take_dir`` through ``artifact`` (an artifact file, a checkpoint folder or a
     backend) and return the frames; unless ``write=False`` they are also written to ``out``
     (default: ``poses.jsonl`` in the take folder). A device failing the self-check of
-    docs/sensors.md section 4 is named in a warning line on stderr and in the meta line."""
+    docs/sensors.md section 4 is named in a warning line on stderr and in the meta line.
+    ``context``: text for a model that reads it (``Session.set_context``)."""
     take = read_take(take_dir)
     problems = self_check(take)
     for device_id, problem in problems:
         print(f"edgesdk: warning: {take_dir}: {device_id}: {problem}", file=sys.stderr)
     session = Session(artifact, config, clock="wall" if realtime else "virtual", threads=threads)
+    if context is not None:
+        session.set_context(context)
     frames = replay_take(session, take, realtime=realtime, acc=acc, use_take_slots=use_take_slots)
     if write:
         meta = {

@@ -24,6 +24,12 @@ each sample in arrival order (a late, out-of-order sample gets the filter's curr
 orientation); its ``acc`` must then include gravity (``acc="user"`` devices are dropped as
 ``needs_raw_acc``).
 
+**Activity and text.** A model with an activity head (``edgesdk.models.activity_head``) gives
+each frame an ``activity``: label, confidence, top 3 and the nearest training description,
+smoothed over ``activity_smoothing_s`` (``edgesdk.runtime.activity``). A model that reads text
+(ego4o-student) gets none, the app's (``set_context``), or with ``text_feedback`` its own
+description fed back.
+
 **Bad input never raises**: a sample with a non-numeric, NaN or infinite value, a wrong
 length, a non-unit quaternion, an unusable time, a duplicate time, or from a device the
 session does not take is dropped and counted (``stats()``); a clock jump is dropped unless
@@ -49,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from edgesdk.errors import EdgeSDKError
+from edgesdk.runtime.activity import ActivityTracker, TextContext
 from edgesdk.runtime.backends import ModelBackend, open_backend
 from edgesdk.runtime.body import KINDS, check_slot
 from edgesdk.runtime.config import Frame, SessionConfig
@@ -77,9 +84,27 @@ class Session:
         self.config = config or SessionConfig()
         self.virtual = clock == "virtual"
         self.fusion = Fusion(self.config, self.backend.fps, self.backend.hr_factor)
+        c = self.config
+        table = self.backend.activity
+        self.activity = (
+            ActivityTracker(table, self.backend.fps, c.activity_smoothing_s) if table else None
+        )
+        shapes = dict(self.backend.inputs)
+        self.context: TextContext | None = None
+        if "text_emb" in shapes and "text_mask" in shapes:
+            self.context = TextContext(
+                table, shapes["text_emb"][-1], c.text_feedback, c.text_feedback_confidence
+            )
+        elif c.text_feedback:
+            raise EdgeSDKError(f"{self.backend.model} reads no text: text_feedback needs one")
         self.devices: dict[str, Device] = {}
         self.dropped: Counter[str] = Counter()
         self._need = self.backend.input_names
+        self._checked = [
+            n
+            for n in ("R_world_joint_6d", "pos_rel_m", "activity_prob", "activity_emb")
+            if n in self.backend.outputs
+        ]
         self._now: int | None = None
         self._next_k: int | None = None
         # (device, deadline, need): the next frame awaits data from ``device`` at or after
@@ -96,7 +121,6 @@ class Session:
         self.frames_unread = 0  # made but dropped before anyone called poses()
         self.model_failures = 0
         self.model_s = 0.0  # wall time spent in the model (for the overhead benchmark)
-        c = self.config
         self._jump_ns = round(c.clock_jump_s * 1e9)
         self._latency_ns = round(c.max_latency_s * 1e9)
         self._timeout_ns = round(c.dropout_timeout_s * 1e9)
@@ -371,21 +395,26 @@ class Session:
     def _make(self, t: int, now: int) -> None:
         rows = self.fusion.sample_devices(self.devices, t)
         inputs, used = self.fusion.inputs(self.devices, rows, t, self._need)
+        if self.context is not None:
+            inputs["text_emb"], inputs["text_mask"] = self.context.inputs(1, self.activity)
         started = time.perf_counter()
         try:
             out = self.backend.step(inputs)
             # one float64 sum per output: NaN or inf anywhere makes it non-finite
-            ok = math.isfinite(out["R_world_joint_6d"].sum(dtype=np.float64)) and math.isfinite(
-                out["pos_rel_m"].sum(dtype=np.float64)
-            )
+            ok = all(math.isfinite(out[n].sum(dtype=np.float64)) for n in self._checked)
         except Exception:  # a runtime failing on one frame must not end the session
             out, ok = {}, False
         self.model_s += time.perf_counter() - started
+        activity = None
         if ok:
             self._last_good = out
+            if self.activity is not None:
+                activity = self.activity.update(out["activity_prob"], out["activity_emb"])[0]
         else:
             self.model_failures += 1
             self.backend.reset()
+            if self.activity is not None:
+                self.activity.reset()
             if self._last_good is None:
                 return
             out = self._last_good
@@ -406,6 +435,7 @@ class Session:
                 mask=inputs["mask"][0].copy(),
                 devices=self._device_report(used),
                 latency_ns=max(0, now - t),
+                activity=activity,
             )
         )
         self.frames_made += 1
@@ -445,6 +475,22 @@ class Session:
                 for d in self.devices.values()
             }
         return self._report
+
+    # -- text
+
+    def set_context(self, text: str | np.ndarray | None) -> None:
+        """What the wearer is doing, in words, for a model that reads text (ego4o-student):
+        one of its training descriptions (no torch needed: the manifest has them), free text
+        (embedded with the bundled all-MiniLM-L6-v2 of the full install), an embedding, or
+        None to stop. It is the model's text input from the next frame on, and replaces the
+        closed loop while set.
+
+        Raises:
+            EdgeSDKError: the model reads no text, or free text without the text encoder.
+        """
+        if self.context is None:
+            raise EdgeSDKError(f"{self.backend.model} reads no text (no text_emb input)")
+        self.context.set(text)
 
     # -- reporting
 

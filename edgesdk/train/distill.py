@@ -39,7 +39,13 @@ from edgesdk.models.students_core import StreamingStudent
 from edgesdk.models.text import default_text_encoder
 from edgesdk.train import checkpoint
 from edgesdk.train.data import TrainData, input_names, load_train_data, window_config_for
-from edgesdk.train.trainer import TrainConfig, _run_epoch, check_max_batches, evaluate_loss
+from edgesdk.train.trainer import (
+    TrainConfig,
+    _rebuilt_after_prepare,
+    _run_epoch,
+    check_max_batches,
+    evaluate_loss,
+)
 from edgesdk.train.trainer import _save as save_run
 
 STAGE = "main"  # a student's one training stage
@@ -146,6 +152,10 @@ def distill(config: DistillConfig) -> Path:
     student = checked_model(config.student, config.overrides, "--set")
     assert isinstance(student, StreamingStudent)
     data = load_train_data(Path(config.data), limit=config.limit, progress=config.progress)
+    if student.prepare([c.labels.text() for c in data.train]):  # an activity head's table
+        rebuilt = _rebuilt_after_prepare(student, config.student)
+        assert isinstance(rebuilt, StreamingStudent)
+        student = rebuilt
     wcfg = dataclasses.replace(
         distill_window_config(teacher, student, config.seed),
         devices=config.devices,

@@ -221,6 +221,35 @@ def _run_protocol(
     }
 
 
+def evaluate_predict(
+    model: MotionModel,
+    data: TrainData,
+    predict: Any,
+    protocol: Protocol = REALISTIC,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """``evaluate_checkpoint``'s headline (every device combination of ``model`` under
+    ``protocol``, per-file sums, 95 % interval) for any ``predict(batch)`` on the model's
+    windows, e.g. a student streamed with its own description fed back as its text.
+
+    Example:
+        >>> evaluate_predict(model, data, model.predict)["overall"]["mpjpe_mm"]  # doctest: +SKIP
+    """
+    base_cfg = window_config_for(model, p_device_event=0.0)
+    base_cfg = dataclasses.replace(base_cfg, stride=base_cfg.window)
+    test_ds = WindowDataset(data.test, base_cfg, train=False)
+    text_encoder = None
+    if "text_emb" in input_names(model):
+        from edgesdk.models.text import default_text_encoder
+
+        text_encoder = default_text_encoder()
+    combos = combinations_for(model)
+    return _run_protocol(
+        model, test_ds, base_cfg, protocol, batch_size, text_encoder, combos, progress, predict
+    )
+
+
 def evaluate_checkpoint(
     ckpt_dir: Path | str,
     data_dir: Path | str,

@@ -109,8 +109,8 @@ def train(config: TrainConfig) -> Path:
         raise EdgeSDKError(f"model {config.model} cannot be trained (not a MotionModel)")
     data = load_train_data(Path(config.data), limit=config.limit, progress=config.progress)
     prepare = getattr(model, "prepare", None)
-    if callable(prepare):
-        prepare([c.labels.text() for c in data.train])
+    # False: the model had nothing to prepare (a student without an activity head)
+    if callable(prepare) and prepare([c.labels.text() for c in data.train]) is not False:
         model = _rebuilt_after_prepare(model, config)
     wcfg = window_config_for(
         model,
@@ -165,12 +165,14 @@ def train(config: TrainConfig) -> Path:
     return out
 
 
-def _rebuilt_after_prepare(model: MotionModel, config: TrainConfig) -> MotionModel:
+def _rebuilt_after_prepare(model: MotionModel, name: str | TrainConfig) -> MotionModel:
     """A model whose ``prepare`` changed its config (e.g. a vocabulary) is rebuilt from it, so
-    that ``checkpoint.load`` builds the same shapes."""
+    that ``checkpoint.load`` builds the same shapes (``name``: the registered model, or the
+    run's config naming it)."""
     fields = checkpoint.config_to_dict(model.config)
     fields.pop("name", None)
-    rebuilt = create_model(config.model, **checkpoint.config_from_dict(model.config, fields))
+    registered = name if isinstance(name, str) else name.model
+    rebuilt = create_model(registered, **checkpoint.config_from_dict(model.config, fields))
     assert isinstance(rebuilt, MotionModel)
     rebuilt.load_state_dict(model.state_dict())
     return rebuilt
