@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.edgesdk-installed
 
-.PHONY: demo test lint typecheck install clean
+.PHONY: demo test tables lint typecheck install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/edgesdk pipeline --out runs/demo
+
+# README's tables from benchmarks/results/*.json (tests/test_tables.py checks they agree).
+tables: $(STAMP)
+	$(BIN)/python benchmarks/tables.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check edgesdk tests benchmarks

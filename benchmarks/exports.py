@@ -27,8 +27,20 @@ from edgesdk.export.export import export_model
 from edgesdk.export.manifest import read_manifest
 from edgesdk.io import write_json_atomic
 from edgesdk.train.checkpoint import read_meta
+from edgesdk.train.data import load_train_data
+from edgesdk.train.evaluate import REALISTIC
+from edgesdk.train.results import data_block
 
 RESULTS = Path(__file__).resolve().parent / "results" / "numerics.json"
+# Validation windows (edgesdk.quantize.calibration.windows): realistic devices, SLAM head; a
+# model that reads text gets the clip's description, so that its text input is exercised.
+PROTOCOL = {
+    **REALISTIC.to_json(),
+    "text": "label",
+    "note": "numerics compare each artifact with eager PyTorch on the same inputs; text "
+    "models read the true description here (not a headline figure)",
+}
+STALE = "previous data set (614 clips): not re-exported"
 PRECISIONS = {
     "executorch": ("fp32", "int8"),
     "tflite": ("fp32", "int8"),
@@ -104,6 +116,10 @@ def main() -> int:
     if not args.data or not args.checkpoints:
         parser.error("--data and --checkpoints are required (unless --table)")
     device = f"cpu ({platform.machine()}, 1 thread)"
+    head = {
+        "protocol": PROTOCOL,
+        "data": data_block(load_train_data(Path(args.data), progress=False)),
+    }
     for ckpt in args.checkpoints:
         meta = read_meta(ckpt)
         entry: dict[str, Any] = {
@@ -126,7 +142,7 @@ def main() -> int:
                     ),
                     flush=True,
                 )
-        _merge(args.results, meta["model"], entry)
+        _merge(args.results, meta["model"], entry, head)
     return 0
 
 
@@ -149,15 +165,19 @@ def table(path: Path) -> str:
                 cells.append(f"{figs['mpjpe_delta_mm']:+.2f} mm, {figs['bytes'] / 1024:.0f} KB")
             else:
                 cells.append(f"spec ok, {figs['bytes'] / 1024:.0f} KB")
-        lines.append(f"| {model} | {eager} | " + " | ".join(cells) + " |")
+        name = f"{model} (stale)" if entry.get("stale") else model
+        lines.append(f"| {name} | {eager} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _merge(path: Path, model: str, entry: dict[str, Any]) -> None:
+def _merge(path: Path, model: str, entry: dict[str, Any], head: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         data = json.loads(path.read_text()) if path.is_file() else {}
+        if data and "protocol" not in data:  # the previous data set's entries
+            data["models"] = {k: {**v, "stale": STALE} for k, v in data["models"].items()}
+        data.update(head)
         data.setdefault(
             "definitions",
             {

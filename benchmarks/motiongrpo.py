@@ -7,7 +7,8 @@ position plus the predicted joints relative to the head) foot skating and ground
 Diversity is the mean pairwise MPJPE of G SDE samples sharing their initial noise, with and
 without the Perlin perturbation of the head translation (the seed's Table 3). Cost: FLOPs and
 CPU ms of deterministic inference per 1 s of motion and the number of diffusion steps, beside
-the seed's 1.15 s and 0.65 GB of VRAM. Everything is merged into
+the seed's 1.15 s and 0.65 GB of VRAM. Windows follow the realistic protocol (the SLAM head
+trajectory with drift and mount error; the head IMU of real glasses). Everything is merged into
 ``benchmarks/results/teachers.json`` under ``motiongrpo_post_training``.
 
     python benchmarks/motiongrpo.py --data ../shared/data/mocap --out runs/teachers
@@ -40,6 +41,8 @@ from edgesdk.models.motiongrpo import MotionGRPO
 from edgesdk.models.motiongrpo_grpo import group_diversity_mm
 from edgesdk.train import checkpoint
 from edgesdk.train.data import TrainData, load_train_data, make_loader, window_config_for
+from edgesdk.train.evaluate import REALISTIC
+from edgesdk.train.results import data_block
 from edgesdk.train.trainer import TrainConfig, train
 
 RESULTS = Path(__file__).resolve().parent / "results" / "teachers.json"
@@ -57,7 +60,9 @@ KEYS = (
 
 
 def _test_windows(model: MotionGRPO, data: TrainData) -> WindowDataset:
-    cfg = window_config_for(model, p_device_event=0.0)
+    cfg = window_config_for(
+        model, p_device_event=0.0, devices=REALISTIC.devices, head=REALISTIC.head
+    )
     cfg = dataclasses.replace(cfg, stride=cfg.window, fixed_slots=(0,))
     return WindowDataset(data.test, cfg, train=False)
 
@@ -136,6 +141,7 @@ def main() -> int:
         epochs=args.pretrain_epochs,
         batch_size=args.batch_size,
         stage_epochs=stages,
+        progress=False,
     )
     if not (args.reuse and (before / "model.safetensors").is_file()):
         train(base)
@@ -145,8 +151,13 @@ def main() -> int:
         shutil.copytree(before, after)
         grpo = {**stages, "grpo": args.grpo_epochs}
         train(dataclasses.replace(base, out=str(after), resume=True, stage_epochs=grpo))
-    data = load_train_data(Path(args.data))
-    section: dict[str, Any] = {"command": command, "checkpoints": {}}
+    data = load_train_data(Path(args.data), progress=False)
+    section: dict[str, Any] = {
+        "command": command,
+        "protocol": REALISTIC.to_json(),
+        "data": data_block(data),
+        "checkpoints": {},
+    }
     for label, ckpt in (("before_grpo", before), ("after_grpo", after)):
         model = checkpoint.load(ckpt)
         assert isinstance(model, MotionGRPO)

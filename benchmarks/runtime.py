@@ -55,11 +55,19 @@ from edgesdk.runtime.replay import frames_array, replay
 from edgesdk.runtime.scenario import session_clip, with_gap
 from edgesdk.runtime.session import Session
 from edgesdk.train import checkpoint
-from edgesdk.train.data import load_clips_cached
+from edgesdk.train.data import load_clips_cached, load_train_data
+from edgesdk.train.results import data_block
 
 RESULTS = Path(__file__).resolve().parent / "results" / "runtime.json"
 CLIP = "005_01"  # CMU 05_01, a level walk
 ARTIFACTS = (("tflite", "int8"), ("onnx", "int8"), ("onnx", "fp32"))
+# What the session is fed: simulated takes (edgesdk.data.sensors) pushed sample by sample.
+PROTOCOL = {
+    "devices": "simulated takes through the runtime (noise, bias walk, jitter, drops, clock "
+    "drift; calibration from a stand-still)",
+    "head": "glasses 6DoF (simulated)",
+    "text": "none",
+}
 LONG = "tflite-int8"  # the long replay's artifact: int8 on the fastest runtime here (bench.json)
 
 
@@ -207,6 +215,7 @@ def main() -> int:
     clip = {c.name: c for c in clips}[CLIP]
     report: dict[str, Any] = {
         "command": command,
+        "protocol": PROTOCOL,
         "machine": {
             "cpu": platform.processor() or platform.machine(),
             "cores": os.cpu_count(),
@@ -253,6 +262,11 @@ def main() -> int:
                 )
                 for b, p in ARTIFACTS
             }  # fmt: skip
+            source = checkpoint.read_meta(args.trained)["data"]["source"]
+            report["data"] = {
+                "what": "the trained checkpoint's training data",
+                **data_block(load_train_data(Path(source), progress=False)),
+            }
             report["accuracy_trained"] = {
                 "checkpoint": args.trained,
                 **{k: accuracy(a, clip, tmp) for k, a in trained.items()},

@@ -160,6 +160,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         devices=args.devices,
         head=args.head,
+        privileged=args.privileged,
     )
     out = distill(config)
     print(json.dumps({"checkpoint": str(out), "teacher": args.teacher, "alpha": args.alpha}))
@@ -426,6 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=unit_float,
         default=0.5,
         help="weight of the teacher's targets vs ground truth (0: ground truth only)",
+    )
+    dis.add_argument(
+        "--privileged",
+        action="store_true",
+        help="the teacher reads the window's clean inputs and the true description",
     )
     _add_run_arguments(dis, "student")
     dis.set_defaults(func=_cmd_distill)

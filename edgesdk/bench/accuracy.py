@@ -7,6 +7,8 @@ keeps N windows spread over the whole split (the same N for every combination). 
 is scored by ``edgesdk.export.validate.run_windows`` (streaming students called once per
 frame, their own state fed back), which also scores eager PyTorch on the same calls; MPJPE is
 root-aligned, in mm; the summary is the unweighted mean over combinations, as in ``eval``.
+Inputs follow ``eval``'s realistic protocol (``PROTOCOL``): real devices through the runtime,
+the SLAM head trajectory, no description text (a deployed model has none).
 
 Example:
     >>> from edgesdk.data.sources import bundled_data_dir
@@ -38,16 +40,19 @@ from edgesdk.models.base import MotionModel, target_positions_rel
 from edgesdk.models.signature import ExportSignature, emitted, signature_for
 from edgesdk.quantize.calibration import eager_calls, model_inputs
 from edgesdk.train.data import input_names, make_loader, window_config_for
-from edgesdk.train.evaluate import combinations_for, combo_name
+from edgesdk.train.evaluate import REALISTIC, combinations_for, combo_name
 
 Batches = dict[str, list[dict[str, Any]]]  # combination name -> windows (batch 1)
+PROTOCOL = REALISTIC.to_json()
 
 
 def combination_windows(
     model: MotionModel, clips: Sequence[Clip], limit: int | None = None, seed: int = 0
 ) -> Batches:
     """Held-out windows per device combination of ``model`` (``limit``: per combination)."""
-    cfg = window_config_for(model, seed=seed, p_device_event=0.0, devices="realistic", head="slam")
+    cfg = window_config_for(
+        model, seed=seed, p_device_event=0.0, devices=REALISTIC.devices, head=REALISTIC.head
+    )
     cfg = dataclasses.replace(cfg, stride=cfg.window)
     base = WindowDataset(list(clips), cfg, train=False)
     n = len(base) if limit is None else min(limit, len(base))
@@ -61,8 +66,17 @@ def combination_windows(
     for combo in combinations_for(model):
         ds = base.with_config(dataclasses.replace(cfg, fixed_slots=combo))
         subset = torch.utils.data.Subset(ds, picks)
-        out[combo_name(combo)] = list(make_loader(subset, 1, False, text_encoder=encoder))  # type: ignore[arg-type]
+        loader = make_loader(subset, 1, False, text_encoder=encoder)  # type: ignore[arg-type]
+        out[combo_name(combo)] = [_without_text(b) for b in loader]
     return out
+
+
+def _without_text(batch: dict[str, Any]) -> dict[str, Any]:
+    """The protocol's text, none: the description's embedding zeroed and marked absent."""
+    for key in ("text_mask", "text_emb"):
+        if key in batch:
+            batch[key] = torch.zeros_like(batch[key])
+    return batch
 
 
 def _summary(per: dict[str, dict[str, Any]], windows: int) -> dict[str, Any]:

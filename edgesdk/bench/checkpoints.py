@@ -64,8 +64,9 @@ def _teacher_dir(meta: dict[str, Any]) -> Path | None:
     return None
 
 
-def bench_checkpoints(cfg: BenchConfig, device: str, models: dict[str, Any]) -> None:
-    """Teachers first (eager), then students (artifacts), then the given artifacts."""
+def bench_checkpoints(cfg: BenchConfig, device: str, models: dict[str, Any]) -> TrainData | None:
+    """Teachers first (eager), then students (artifacts), then the given artifacts; returns
+    the held-out data's clips when ``cfg.data`` was given."""
     run = _Run(cfg, device)
     students: list[Path] = []
     teachers: list[Path] = []
@@ -93,6 +94,7 @@ def bench_checkpoints(cfg: BenchConfig, device: str, models: dict[str, Any]) -> 
         if run.data is not None and ckpt.is_dir():
             feeds, accuracy = _real_inputs(run, ckpt)
         add_artifact(models, a, cfg, device, feeds, accuracy)
+    return run.data
 
 
 def _real_inputs(run: _Run, ckpt: Path) -> tuple[list[list[Any]] | None, Any]:

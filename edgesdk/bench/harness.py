@@ -45,7 +45,8 @@ DEFINITIONS = {
     "peak_rss_mb": "peak resident set of a fresh process that loads the model and runs it; "
     "baseline_rss_mb: that process before loading (interpreter + runtime module)",
     "accuracy": "root-aligned MPJPE (mm) on held-out windows, per device combination; the "
-    "summary is the mean over combinations; mpjpe_delta_mm: artifact minus eager fp32",
+    "summary is the mean over combinations; mpjpe_delta_mm: artifact minus eager fp32; inputs "
+    "under the realistic protocol (see protocol)",
     "flops": "torch.utils.flop_counter, 2 FLOPs per multiply-add, forward over one window",
 }
 
@@ -110,10 +111,16 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     cfg.check()
     device = cpu_device()
     models: dict[str, Any] = {}
+    measured_on: dict[str, Any] = {}
     if cfg.models or cfg.data is not None:
+        from edgesdk.bench.accuracy import PROTOCOL
         from edgesdk.bench.checkpoints import bench_checkpoints
 
-        bench_checkpoints(cfg, device, models)
+        data = bench_checkpoints(cfg, device, models)
+        if data is not None:
+            from edgesdk.train.results import data_block
+
+            measured_on = {"protocol": PROTOCOL, "data": data_block(data)}
     else:
         for a in cfg.artifacts:
             add_artifact(models, a, cfg, device)
@@ -131,6 +138,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
             "data": str(cfg.data) if cfg.data is not None else None,
         },
         "definitions": DEFINITIONS,
+        **measured_on,
         "models": models,
     }
 

@@ -220,23 +220,12 @@ def _plot_flops(results: dict[str, Any], path: Path, plt: Any) -> Path:
     return out
 
 
-def markdown(results: dict[str, Any]) -> str:
-    """The report's Markdown: settings, artifacts, teachers, compute, per-combination MPJPE."""
+def artifacts_table(results: dict[str, Any]) -> str:
+    """One row per measured model x backend x precision: size, latency, RSS, MPJPE."""
     n = _threads(results)
     all_threads = [str(t) for t in results.get("settings", {}).get("threads", [1])]
     other = next((t for t in all_threads if t != n), None)
     lines = [
-        "# Benchmark: students on device runtimes vs their teachers",
-        "",
-        f"Command: `{results.get('command', '')}`  ",
-        f"Machine: {results.get('machine', {}).get('cpu', '')}; created "
-        f"{results.get('created', '')}; settings: `{json.dumps(results.get('settings', {}))}`",
-        "",
-        "Latency is per call (a student: one frame with its state fed back; a teacher: one "
-        "window); MPJPE is root-aligned, mean over each model's device combinations.",
-        "",
-        "![Pareto](pareto.png)",
-        "",
         f"| model | backend | precision | KB | p50 / p90 / p99 ms ({n}t) | "
         f"p50 ms ({other or '-'}t) | ratio to teacher ({n}t) | peak RSS MB | MPJPE mm | "
         "delta mm | note |",
@@ -255,6 +244,25 @@ def markdown(results: dict[str, Any]) -> str:
             f"{_fmt(acc.get('mpjpe_mm'), '.1f')} | {_fmt(acc.get('mpjpe_delta_mm'), '+.2f')} | "
             f"{f.get('error', '') or ('on ' + c['device'] if c['kind'] == 'teacher' else '')} |"
         )
+    return "\n".join(lines)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The report's Markdown: settings, artifacts, teachers, compute, per-combination MPJPE."""
+    lines = [
+        "# Benchmark: students on device runtimes vs their teachers",
+        "",
+        f"Command: `{results.get('command', '')}`  ",
+        f"Machine: {results.get('machine', {}).get('cpu', '')}; created "
+        f"{results.get('created', '')}; settings: `{json.dumps(results.get('settings', {}))}`",
+        "",
+        "Latency is per call (a student: one frame with its state fed back; a teacher: one "
+        "window); MPJPE is root-aligned, mean over each model's device combinations.",
+        "",
+        "![Pareto](pareto.png)",
+        "",
+    ]
+    lines += artifacts_table(results).splitlines()
     lines += [
         "",
         "![Compute](flops.png)",

@@ -80,6 +80,11 @@ class WindowConfig:
     # Training only: the windows of clips from these source folders come this many times per
     # epoch (e.g. (("hdm05", 4),): its squats, bending and lying down are rare poses).
     oversample: tuple[tuple[str, int], ...] = ()
+    # Also give the same window's clean inputs (ideal kinematics plus white noise, the mocap
+    # head) under ``clean_imu``, ``clean_head`` (and ``clean_head_imu_hr``): what a privileged
+    # teacher reads while its student reads the inputs above. Drawn from a separate random
+    # stream, so the other keys are the same with or without it.
+    privileged: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_active <= self.max_active <= NUM_SLOTS:
@@ -300,6 +305,7 @@ class WindowDataset(Dataset[dict[str, object]]):
         R_world_joint = R_yaw @ f.R_world_joint[sl]
         acc = f.acc_world_mps2[sl] @ R_yaw.T
         R_sensor = R_yaw @ f.R_world_sensor[sl]
+        ideal = (acc, R_sensor)  # before any corruption, for ``privileged``
         k = cfg.head_hr_factor
         head_draw: DeviceDraw | None = None
         if cfg.devices == "clean":
@@ -354,7 +360,43 @@ class WindowDataset(Dataset[dict[str, object]]):
             head_on = np.repeat(mask[:, 0], k)[:, None]
             hr = np.concatenate([acc, gyro, _to_6d(R_hr)], -1) * head_on
             item["head_imu_hr"] = torch.from_numpy(np.ascontiguousarray(hr, dtype=np.float32))
+        if cfg.privileged:
+            item.update(self._clean_inputs(i, start, ideal, pos, R_world_joint, mask, R_yaw))
         return item
+
+    def _clean_inputs(
+        self,
+        i: int,
+        start: int,
+        ideal: tuple[np.ndarray, np.ndarray],
+        pos: np.ndarray,
+        R_world_joint: np.ndarray,
+        mask: np.ndarray,
+        R_yaw: np.ndarray,
+    ) -> dict[str, torch.Tensor]:
+        """The window's inputs under ``devices="clean"``, ``head="mocap"`` (same yaw, same
+        devices present), from a random stream of their own."""
+        cfg, f = self.config, self.clip_features(self.index[i][0])
+        rng = np.random.default_rng([cfg.seed, self.epoch if self.train else 0, i, 1])
+        acc = ideal[0] + rng.normal(0.0, cfg.acc_noise_std_mps2, ideal[0].shape).astype(np.float32)
+        R_sensor = ideal[1] @ self._rot_noise(rng, acc.shape[:2])
+        imu = np.concatenate([acc, _to_6d(R_sensor)], -1) * mask[..., None]
+        head_pos = pos[:, 15] + rng.normal(0.0, cfg.head_pos_noise_std_m, (cfg.window, 3))
+        head = np.concatenate([head_pos.astype(np.float32), _to_6d(R_world_joint[:, 15])], -1)
+        out = {
+            "clean_imu": torch.from_numpy(np.ascontiguousarray(imu, dtype=np.float32)),
+            "clean_head": torch.from_numpy(head),
+        }
+        if f.head_hr is not None:
+            k = cfg.head_hr_factor
+            hr = f.head_hr[start * k : (start + cfg.window) * k]
+            hr_acc = hr[:, :3] @ R_yaw.T
+            hr_acc = hr_acc + rng.normal(0.0, cfg.acc_noise_std_mps2, hr_acc.shape)
+            R_hr = R_yaw @ _from_6d(hr[:, 6:])
+            head_on = np.repeat(mask[:, 0], k)[:, None]
+            hr = np.concatenate([hr_acc, hr[:, 3:6], _to_6d(R_hr)], -1) * head_on
+            out["clean_head_imu_hr"] = torch.from_numpy(np.ascontiguousarray(hr, dtype=np.float32))
+        return out
 
     def _rot_noise(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
         std = np.deg2rad(self.config.rot_noise_std_deg)

@@ -8,6 +8,11 @@ and positions) + (1 - alpha) x (against the ground truth); see
 control run, trained on ground truth alone on the very same windows (the teacher still picks
 them), so that the value of distilling is measured.
 
+With ``privileged`` the teacher holds what the student cannot have on a device: it reads the
+same window's clean inputs (ideal kinematics, the mocap head: ``WindowConfig.privileged``)
+and, when it reads text, the clip's true description, while the student reads the realistic
+inputs (real devices through the runtime, the SLAM head) and keeps its own text dropout.
+
 Windows carry what both read (the union of their required slots, the 8x head stream when
 either reads it, the teacher's window length). The checkpoint folder has the layout of
 ``edgesdk train`` (``checkpoint.save``: weights, config, spec, data fingerprint, history,
@@ -17,6 +22,7 @@ alpha; ``checkpoint.load`` and ``evaluate_checkpoint`` read it as any other.
 Example:
     $ edgesdk distill --teacher runs/same-small --student same-student --data DIR --out runs/s
     $ edgesdk distill --teacher runs/same-small --student same-student --alpha 0 ...  # control
+    $ edgesdk distill --teacher runs/same-small --student same-student --privileged ...
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ from edgesdk.train.trainer import _save as save_run
 
 STAGE = "main"  # a student's one training stage
 TEACHER_TARGETS = ("R_world_joint_6d", "pos_rel_m", "contact")
+# Batch keys a privileged teacher reads instead of the student's (``WindowConfig.privileged``).
+PRIVILEGED_INPUTS = ("imu", "head", "head_imu_hr")
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,7 @@ class DistillConfig:
     progress: bool = True
     devices: str = "realistic"  # the windows' inputs, as TrainConfig
     head: str = "slam"
+    privileged: bool = False  # the teacher reads clean inputs and the true description
 
 
 def students() -> list[str]:
@@ -85,16 +94,32 @@ class _DistillLoss(nn.Module):
     """The student's loss on a batch with the teacher's targets; the teacher is held outside
     the module tree, so the trainer's ``.train()`` leaves it in eval mode and it is not saved."""
 
-    def __init__(self, student: StreamingStudent, teacher: MotionModel, alpha: float) -> None:
+    def __init__(
+        self, student: StreamingStudent, teacher: MotionModel, alpha: float, privileged: bool
+    ) -> None:
         super().__init__()
-        self.student, self.alpha = student, alpha
+        self.student, self.alpha, self.privileged = student, alpha, privileged
         self._teacher = [teacher]
 
     def forward(self, batch: dict[str, Any]) -> tuple[Tensor, dict[str, float]]:
+        original = batch
         if self.student.training:
-            batch = self.student.augment(batch)  # the teacher sees the same inputs
-        targets = teacher_targets(self._teacher[0], batch) if self.alpha > 0 else None
+            batch = self.student.augment(batch)  # the teacher sees the same inputs ...
+        targets = None
+        if self.alpha > 0:  # ... unless it is privileged: clean inputs, the true description
+            seen = privileged_inputs(original) if self.privileged else batch
+            targets = teacher_targets(self._teacher[0], seen)
         return self.student.distill_loss(batch, targets, self.alpha)
+
+
+def privileged_inputs(batch: dict[str, Any]) -> dict[str, Any]:
+    """The batch as a privileged teacher reads it: ``clean_*`` inputs in place of the
+    realistic ones (the text, when there is one, is the clip's own description)."""
+    missing = [k for k in PRIVILEGED_INPUTS if k in batch and f"clean_{k}" not in batch]
+    if missing:
+        need = "windows need WindowConfig(privileged=True)"
+        raise EdgeSDKError(f"privileged teacher: the batch has no clean_{missing[0]} ({need})")
+    return {**batch, **{k: batch[f"clean_{k}"] for k in PRIVILEGED_INPUTS if k in batch}}
 
 
 @torch.no_grad()
@@ -160,6 +185,7 @@ def distill(config: DistillConfig) -> Path:
         distill_window_config(teacher, student, config.seed),
         devices=config.devices,
         head=config.head,
+        privileged=config.privileged and config.alpha > 0,
     )
     names = input_names(teacher) | input_names(student)
     text_encoder = default_text_encoder() if "text_emb" in names else None
@@ -179,7 +205,7 @@ def distill(config: DistillConfig) -> Path:
         grad_clip=config.grad_clip, seed=config.seed, limit=config.limit,
         max_batches=config.max_batches, progress=config.progress,
     )  # fmt: skip
-    loss_module = _DistillLoss(student, teacher, config.alpha)
+    loss_module = _DistillLoss(student, teacher, config.alpha, config.privileged)
     history: list[dict[str, Any]] = list(state["history"]) if state else []
     done = {h["epoch"] for h in history}
     started = time.perf_counter()
@@ -202,11 +228,12 @@ def _check_resumed(out: Path, config: DistillConfig) -> None:
     saved = checkpoint.read_meta(out)
     train = saved.get("train", {})
     teacher = str(Path(config.teacher).resolve())
-    same = (saved.get("model"), train.get("teacher_path"), train.get("alpha")) == (
-        config.student,
-        teacher,
-        config.alpha,
-    )
+    same = (
+        saved.get("model"),
+        train.get("teacher_path"),
+        train.get("alpha"),
+        train.get("privileged", False),
+    ) == (config.student, teacher, config.alpha, config.privileged)
     if not same:
         raise EdgeSDKError(
             f"{out}: --resume of a different run (saved: student {saved.get('model')}, "

@@ -22,6 +22,8 @@ def test_results_layout(bench_run: dict[str, Any]) -> None:
     assert r["format"] == FORMAT and r["command"] == "pytest bench_run"
     assert json.loads(bench_run["json"].read_text()) == r
     assert set(r["models"]) == {"same-student", "mlp-baseline"}
+    assert r["protocol"] == {"devices": "realistic", "head": "slam", "text": "none"}
+    assert r["data"]["clips"] == sum(r["data"]["split"].values()) > 0
     device = cpu_device()
     student = r["models"]["same-student"]
     assert (student["kind"], student["teacher"]) == ("student", "mlp-baseline")

@@ -147,3 +147,31 @@ def test_small_sets_still_get_held_out_files() -> None:
     train, val, test = split_by_file(clips)
     assert len(val) >= 1 and len(test) >= 1 and len(train) >= 1
     assert split_by_file(clips)[2][0].name == test[0].name
+
+
+def test_privileged_windows_add_clean_inputs_and_change_nothing_else() -> None:
+    """``privileged`` adds the same window's clean inputs (same devices present, ideal
+    kinematics, mocap head) and leaves every other key as it was."""
+    clips = [_walking_clip(f"clip{i}") for i in range(2)]
+    cfg = WindowConfig(head_hr_factor=8, devices="realistic", head="slam", fixed_slots=(0, 1, 3))
+    plain = WindowDataset(clips, cfg, train=True)
+    both = WindowDataset(clips, dataclasses.replace(cfg, privileged=True), train=True)
+    clean = WindowDataset(clips, dataclasses.replace(cfg, devices="clean", head="mocap"), True)
+    for i in (0, 3):
+        a, b, c = plain[i], both[i], clean[i]
+        assert "clean_imu" not in a
+        for key, value in a.items():
+            assert value == b[key] if isinstance(value, str) else torch.equal(value, b[key]), key
+        assert b["clean_imu"].shape == a["imu"].shape
+        assert b["clean_head_imu_hr"].shape == a["head_imu_hr"].shape
+        on = b["mask"] > 0
+        assert torch.equal(b["clean_imu"].abs().sum(-1) > 0, on)
+        # the clean inputs are the clean protocol's (its own noise draw): close to it, while
+        # the realistic ones are far from it
+        R_clean, R_priv = (rot6d_to_matrix(x[..., 3:9][on]) for x in (c["imu"], b["clean_imu"]))
+        R_real = rot6d_to_matrix(a["imu"][..., 3:9][on])
+        off_priv = (R_priv - R_clean).abs().amax().item()
+        off_real = (R_real - R_clean).abs().amax().item()
+        assert off_priv < 0.2 < off_real
+        head_err = (b["clean_head"][:, :3] - b["pos_m"][:, 15]).norm(dim=-1).max().item()
+        assert head_err < 0.06

@@ -18,7 +18,14 @@ from edgesdk.errors import EdgeSDKError
 from edgesdk.models import create_model
 from edgesdk.models.students_core import StreamingStudent
 from edgesdk.train import checkpoint
-from edgesdk.train.distill import DistillConfig, distill, distill_window_config, students
+from edgesdk.train import distill as distill_module
+from edgesdk.train.distill import (
+    DistillConfig,
+    distill,
+    distill_window_config,
+    privileged_inputs,
+    students,
+)
 from edgesdk.train.evaluate import evaluate_checkpoint
 from edgesdk.train.trainer import TrainConfig, train
 
@@ -120,6 +127,31 @@ def test_alpha_zero_ignores_the_teacher(
 
     monkeypatch.setattr("edgesdk.train.distill.teacher_targets", no_teacher)
     distill(_config(teacher, tmp_path / "control", alpha=0.0))
+
+
+def test_privileged_teacher_reads_clean_inputs(
+    teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``privileged`` the teacher reads the windows' clean inputs (and the true text)
+    while the student's loss is on the realistic ones."""
+    seen: list[dict[str, object]] = []
+    real = distill_module.teacher_targets
+
+    def spy(model: object, batch: dict[str, object]) -> object:
+        seen.append(batch)
+        return real(model, batch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(distill_module, "teacher_targets", spy)
+    out = distill(_config(teacher, tmp_path / "privileged", privileged=True, max_batches=2))
+    assert len(seen) == 2
+    for batch in seen:
+        assert torch.equal(batch["imu"], batch["clean_imu"])  # type: ignore[arg-type]
+        assert torch.equal(batch["head"], batch["clean_head"])  # type: ignore[arg-type]
+    meta = checkpoint.read_meta(out)
+    assert meta["train"]["privileged"] and meta["data"]["window"]["privileged"]
+    assert meta["data"]["window"]["devices"] == "realistic"
+    with pytest.raises(EdgeSDKError, match="no clean_imu"):
+        privileged_inputs({"imu": torch.zeros(1)})
 
 
 def test_resume_continues_and_matches_an_uninterrupted_run(teacher: Path, tmp_path: Path) -> None:
