@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
 import re
 import shutil
-import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
