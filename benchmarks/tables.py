@@ -20,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from edgesdk.bench.report import artifacts_table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import tables_devices
+
 from edgesdk.io import write_text_atomic
 
 HERE = Path(__file__).resolve().parent
@@ -231,6 +235,10 @@ def runtime_table(results: Path) -> str:
 
 
 TABLES: dict[str, Callable[[Path], str]] = {
+    "real_devices": tables_devices.real_devices_table,
+    "default_model": tables_devices.default_model_table,
+    "attitude": tables_devices.attitude_table,
+    "calibration": tables_devices.calibration_table,
     "teachers": teachers_table,
     "students": students_table,
     "numerics": numerics_table,

@@ -14,12 +14,12 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def _load(name: str) -> dict[str, Any]:
-    return json.loads((RESULTS / name).read_text())
+def _load(name: str, results: Path) -> dict[str, Any]:
+    return dict(json.loads((results / name).read_text()))
 
 
-def real_devices_table() -> str:
-    d = _load("real_devices.json")
+def real_devices_table(results: Path = RESULTS) -> str:
+    d = _load("real_devices.json", results)
     aims = d["aims"]
     head = (
         "| devices | used (min, after 3 s) | knee flexion seated / walking (deg) | hip flexion "
@@ -52,8 +52,8 @@ def real_devices_table() -> str:
     return head + "\n".join(rows) + note
 
 
-def attitude_table() -> str:
-    d = _load("attitude.json")
+def attitude_table(results: Path = RESULTS) -> str:
+    d = _load("attitude.json", results)
     head = (
         "| trial | edgesdk tilt median / p95 (deg) | heading drift (deg/min) | CoreMotion tilt "
         "median / p95 (deg) | heading drift (deg/min) |\n| --- | --- | --- | --- | --- |\n"
@@ -69,8 +69,8 @@ def attitude_table() -> str:
     return head + "\n".join(rows) + f"\n\nCommand: `{d['command']}`."
 
 
-def calibration_table() -> str:
-    d = _load("calibration.json")
+def calibration_table(results: Path = RESULTS) -> str:
+    d = _load("calibration.json", results)
     head = (
         "| slots | device | placement right | calibrated at the end | from activity (rest: "
         "N-pose at the start) | first used (s, median) | calibrated (s, median / p90) | mount "
@@ -107,8 +107,8 @@ def _pair(stats: dict[str, Any], fmt: str) -> str:
     return f"{format(stats['median'], fmt)} / {format(stats['p90'], fmt)}"
 
 
-def default_model_table() -> str:
-    d = _load("default_model.json")
+def default_model_table(results: Path = RESULTS) -> str:
+    d = _load("default_model.json", results)
     head = (
         "| devices | MPJPE realistic (mm) | clean (mm) | mean pose, true heading (mm) |\n"
         "| --- | --- | --- | --- |\n"
