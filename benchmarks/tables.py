@@ -96,9 +96,14 @@ def teachers_table(results: Path) -> str:
     seeds, and the MLP on its inputs."""
     report = _load("teachers.json", results)
     models = report.get("models", {})
+    protocol = (
+        f"Protocol: {_protocol(report['protocol'])} (clean: "
+        f"{_protocol(report.get('clean_protocol', {}))})."
+        if report.get("protocol")
+        else "Protocol: not recorded (figures of the previous data set, clean protocol)."
+    )
     lines = [
-        f"Protocol: {_protocol(report.get('protocol', {}))} (clean: "
-        f"{_protocol(report.get('clean_protocol', {}))}). {_data_line(report)}",
+        f"{protocol} {_data_line(report)}",
         "",
         "| teacher (`-small`) | reads | realistic MPJPE [95 % CI] | 3 seeds: mean ± sd | "
         "clean MPJPE | cost of realism [95 % CI] | oracle text (upper bound) | MLP, same inputs "
