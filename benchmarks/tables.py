@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from edgesdk.bench.report import artifacts_table
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import tables_devices
-
 from edgesdk.io import write_text_atomic
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the table modules beside this script
+import tables_devices
+import tables_understanding
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -244,6 +244,10 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "default_model": tables_devices.default_model_table,
     "attitude": tables_devices.attitude_table,
     "calibration": tables_devices.calibration_table,
+    "understanding_scores": tables_understanding.scores_table,
+    "understanding_pose": tables_understanding.pose_line,
+    "understanding_devices": tables_understanding.devices_table,
+    "understanding_exports": tables_understanding.exports_table,
     "teachers": teachers_table,
     "students": students_table,
     "numerics": numerics_table,
