@@ -583,13 +583,13 @@ def _create_ego4o(variant: str, **overrides: Any) -> Ego4oModel:
     return Ego4oModel(build_config(_CONFIGS[variant], overrides))
 
 
-@register_model
+@register_model(role="teacher", scale="paper", streaming=False)
 def ego4o(**overrides: Any) -> Ego4oModel:
     """Paper-sized Ego4o (part VQ-VAE 512 x 512 per part, transformer 512-d, 8 heads, 6 layers)."""
     return _create_ego4o("ego4o", **overrides)
 
 
-@register_model
+@register_model(role="teacher", scale="small", streaming=False)
 def ego4o_small(**overrides: Any) -> Ego4oModel:
     """Ego4o for CPU training: 128 codes of 64-d per part, transformer 128-d, 3 layers."""
     return _create_ego4o("ego4o-small", **overrides)

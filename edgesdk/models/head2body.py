@@ -585,13 +585,13 @@ def _create_head2body(default: Head2BodyConfig, **overrides: Any) -> Head2Body:
     return Head2Body(build_config(default, overrides))
 
 
-@register_model
+@register_model(role="teacher", scale="paper", streaming=False)
 def head2body(**overrides: Any) -> Head2Body:
     """Paper sizes: Conformer 6 x 512 (8 heads), codebook 512, token transformer 3 + 3 x 512."""
     return _create_head2body(HEAD2BODY, **overrides)
 
 
-@register_model
+@register_model(role="teacher", scale="small", streaming=False)
 def head2body_small(**overrides: Any) -> Head2Body:
     """Trains in minutes on 2 CPU cores: Conformer 2 x 64, codebook 512, 1 + 1 x 64."""
     return _create_head2body(HEAD2BODY_SMALL, **overrides)

@@ -491,13 +491,13 @@ def _create_motiongrpo(default: MotionGRPOConfig, **overrides: Any) -> MotionGRP
     return MotionGRPO(build_config(default, overrides))
 
 
-@register_model
+@register_model(role="teacher", scale="paper", streaming=False)
 def motiongrpo(**overrides: Any) -> MotionGRPO:
     """EgoAllo-like sizes: denoiser 6 x 512 (8 heads), 1000 timesteps, DDIM 30, SDE 20, G = 8."""
     return _create_motiongrpo(MOTIONGRPO, **overrides)
 
 
-@register_model
+@register_model(role="teacher", scale="small", streaming=False)
 def motiongrpo_small(**overrides: Any) -> MotionGRPO:
     """Trains in minutes on a CPU core: denoiser 3 x 96, DDIM 10, SDE 10, G = 4."""
     return _create_motiongrpo(MOTIONGRPO_SMALL, **overrides)

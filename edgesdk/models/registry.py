@@ -47,6 +47,7 @@ class ModelInfo:
     scale: str = ""  # paper (published layer sizes) | small (a CPU-sized config)
     streaming: bool | None = None  # True: called once per frame with an explicit state
     reference: str = ""  # the publication it re-implements
+    teacher: str = ""  # a student's teacher family (its ``-small`` / paper variants)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

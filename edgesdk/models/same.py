@@ -485,14 +485,14 @@ def _create_same(default: SameConfig, **overrides: Any) -> Same:
     return Same(build_config(default, overrides))
 
 
-@register_model
+@register_model(role="teacher", scale="paper", streaming=False)
 def same(**overrides: Any) -> Same:
     """The seed's temporal transformer (3 layers, 8 heads, feed-forward 256, window 32); stage 1
     at 256-d with 3 fusion layers (8 heads), widths chosen here."""
     return _create_same(SAME, **overrides)
 
 
-@register_model
+@register_model(role="teacher", scale="small", streaming=False)
 def same_small(**overrides: Any) -> Same:
     """Trains in minutes on 2 CPU cores: 64-d, 2 fusion layers, temporal 3 x 64 (4 heads)."""
     return _create_same(SAME_SMALL, **overrides)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from edgesdk.errors import EdgeSDKError
-from edgesdk.models import create_model, list_models
+from edgesdk.models import create_model, list_models, model_info
 from edgesdk.models.base import MotionModel
 from tests.models.conftest import make_batch
 
@@ -89,3 +89,21 @@ def test_unknown_model_and_field_give_clear_errors() -> None:
         create_model("nope")
     with pytest.raises(EdgeSDKError, match="unknown config field"):
         create_model("mlp-baseline", not_a_field=3)
+
+
+def test_every_model_declares_its_role_and_streaming() -> None:
+    """Metadata a user filters on (``list_models(role=...)``) is declared by every variant, and
+    a student names a teacher family that is registered."""
+    for name in list_models():
+        info = model_info(name)
+        assert info.role, f"{name}: no role"
+        assert info.streaming is not None, f"{name}: streaming not declared"
+        if info.role == "student":
+            assert list_models(role="teacher", scale="small", pattern=f"{info.teacher}-*"), name
+        if info.role in ("teacher", "peer"):
+            assert info.scale in ("paper", "small"), name
+
+
+@pytest.mark.parametrize("name", [n for n in list_models() if model_info(n).scale != "paper"])
+def test_streaming_tag_matches_the_spec(name: str) -> None:
+    assert model_info(name).streaming == create_model(name).spec.streaming
