@@ -355,29 +355,7 @@ def _ratio(a: dict[str, Any], b: dict[str, Any], key: str) -> float | None:
     return float(f"{a[key] / b[key]:.4g}")
 
 
-# ----------------------------------------------------------------------------- table
-
-
-def table(path: Path) -> str:
-    """peers.json as README's Markdown table."""
-    results = json.loads(path.read_text())
-    rows = [
-        "| model | role | params | GFLOPs / s | fastest runtime | p50 / p99 ms per frame "
-        "| MPJPE mm (95 % CI) |",
-        "|" + " --- |" * 7,
-    ]
-    for name, e in results["models"].items():
-        mpjpe = (
-            "not trained"
-            if e["mpjpe_mm"] is None
-            else (f"{e['mpjpe_mm']:.1f} ({e['ci95_mpjpe_mm'][0]:.1f}-{e['ci95_mpjpe_mm'][1]:.1f})")
-        )
-        rows.append(
-            f"| {name} | {e['role']} ({e['scale']}) | {e['params'] / 1e6:.2f} M | "
-            f"{e['gflops_per_s']:.4g} | {e['backend']} {e['precision']} | "
-            f"{e['p50_ms']:.3f} / {e['p99_ms']:.3f} | {mpjpe} |"
-        )
-    return "\n".join(rows)
+# ----------------------------------------------------------------------------- plot
 
 
 def plot(path: Path, out: Path) -> Path:
@@ -457,7 +435,11 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.table:
-        print(table(args.results))
+        import tables_peers  # beside this script
+
+        print(tables_peers.peers_table(args.results.parent))
+        print()
+        print(tables_peers.comparisons_table(args.results.parent))
         return 0
     if args.replot:
         print(plot(args.results, args.plot))

@@ -24,6 +24,7 @@ from edgesdk.io import write_text_atomic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the table modules beside this script
 import tables_devices
+import tables_peers
 import tables_understanding
 
 HERE = Path(__file__).resolve().parent
@@ -244,6 +245,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "default_model": tables_devices.default_model_table,
     "attitude": tables_devices.attitude_table,
     "calibration": tables_devices.calibration_table,
+    "peers": tables_peers.peers_table,
+    "peers_comparisons": tables_peers.comparisons_table,
     "understanding_scores": tables_understanding.scores_table,
     "understanding_pose": tables_understanding.pose_line,
     "understanding_devices": tables_understanding.devices_table,
