@@ -245,6 +245,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "default_model": tables_devices.default_model_table,
     "attitude": tables_devices.attitude_table,
     "calibration": tables_devices.calibration_table,
+    "demo": tables_devices.demo_table,
     "peers": tables_peers.peers_table,
     "peers_comparisons": tables_peers.comparisons_table,
     "understanding_scores": tables_understanding.scores_table,

@@ -134,3 +134,34 @@ def default_model_table(results: Path = RESULTS) -> str:
         + f"\n\nFiles: {files} ({d['bytes_total'] / 1000:.0f} KB together). Trained with "
         f"`{d['train_command']}`; packaged with `{d['command']}`."
     )
+
+
+def demo_table(results: Path = RESULTS) -> str:
+    """What the last recorded ``make demo`` did (``demo.json``: its ``summary.json``)."""
+    d = _load("demo.json", results)
+    data = d["stages"]["data"]
+    arts = [a for f in d["stages"]["export"].values() for a in f["artifacts"].values()]
+    ran = [a for a in arts if a.get("ran") is True]
+    deltas = [a["mpjpe_delta_mm"] for a in ran if "int8" in a["artifact"]]
+    lines = [
+        f"On the shared set ({data['clips']} clips, {data['minutes']} min; clip cache warm) "
+        f"the pipeline took {d['wall_s'] / 60:.1f} min on 2 cores ({d['make_wall_s'] / 60:.1f} "
+        f"min for `make demo` with `.venv` installed; a fresh `.venv` adds about 3 min here); "
+        f"{sum(a['passed'] for a in arts)} of {len(arts)} artifacts passed validation "
+        f"({len(ran)} run in their runtime here, the rest spec-checked; int8 deltas "
+        f"{min(deltas):+.2f} to {max(deltas):+.2f} mm), "
+        f"{len(d['stages']['bench']['budget_violations'])} budget violations. The brief "
+        "training makes these MPJPEs far worse than the trained models' (tables above):",
+        "",
+        "| student | teacher | teacher MPJPE | teacher ms/window | int8 runtime | int8 MPJPE "
+        "(delta) | int8 ms/frame | KB | FLOPs vs teacher |",
+        "|" + " --- |" * 9,
+    ]
+    for r in d["table"]:
+        lines.append(
+            f"| {r['student']} | {r['teacher']} | {r['teacher_mpjpe_mm']:.1f} | "
+            f"{r['teacher_ms_per_window']:.1f} | {r['int8_backend']} | "
+            f"{r['int8_mpjpe_mm']:.1f} ({r['int8_delta_mm']:+.2f}) | "
+            f"{r['int8_ms_per_frame']:.3f} | {r['int8_kb']} | 1/{1 / r['flops_ratio']:.0f} |"
+        )
+    return "\n".join(lines)
