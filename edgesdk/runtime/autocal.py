@@ -215,10 +215,10 @@ class ActivityCalibration:
         self._postures[cell] = seen + 1
         weight = 1.0 / math.sqrt(1.0 + seen)
         for slot, ev in self._slots.items():
-            M = nominal_mount(self.kind, slot)
-            for h, (_, K) in enumerate(_turns(self.kind, slot)):
-                u_bone = up_sensor @ (M @ K).T
-                ev.scores[h] += weight * float(np.mean(prior.log_density(slot, u_bone)))
+            # every turn at once: u_bone[h] = up_sensor @ (M K_h)^T
+            u_bone = np.einsum("nj,hij->hni", up_sensor, _turn_mounts(self.kind, slot))
+            density = prior.log_density(slot, u_bone.reshape(-1, 3)).reshape(len(u_bone), -1)
+            ev.scores += weight * density.mean(1)
             # bounded margins: a device put back differently is followed within seconds
             np.maximum(ev.scores, ev.scores.max() - _MAX_MARGIN, out=ev.scores)
             if gyro_rads is not None and bone_family(slot) == "pocket":
@@ -343,6 +343,13 @@ class ActivityCalibration:
 
 def _turns(kind: str | None, slot: str) -> tuple[tuple[str, np.ndarray], ...]:
     return TURNS[slot_kind(kind, slot)]
+
+
+@cache
+def _turn_mounts(kind: str | None, slot: str) -> np.ndarray:
+    """``[H, 3, 3]``: the nominal mount turned by each candidate turn, ``M K_h``."""
+    M = nominal_mount(kind, slot)
+    return np.stack([M @ K for _, K in _turns(kind, slot)])
 
 
 NEAR_DEG = 25.0
