@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from edgesdk.body.skeleton import NUM_JOINTS
 from edgesdk.data.slots import SLOTS
 
 
@@ -38,6 +39,24 @@ class TensorSpec:
     dtype: str = "float32"
     units: str = ""
     description: str = ""
+
+
+def pose_outputs() -> tuple[TensorSpec, ...]:
+    """The two pose outputs every window model declares: joint rotations and positions."""
+    return (
+        TensorSpec(
+            "R_world_joint_6d",
+            ("batch", "time", NUM_JOINTS, 6),
+            units="6D",
+            description="global joint rotations, world frame",
+        ),
+        TensorSpec(
+            "pos_rel_m",
+            ("batch", "time", NUM_JOINTS, 3),
+            units="m",
+            description="joint positions minus the pelvis, world orientation",
+        ),
+    )
 
 
 @dataclass(frozen=True)

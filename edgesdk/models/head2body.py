@@ -40,9 +40,14 @@ from torch import Tensor, nn
 
 from edgesdk.body.heading import heading_rotation
 from edgesdk.body.rotations import rot6d_to_matrix
-from edgesdk.body.skeleton import NUM_JOINTS
 from edgesdk.errors import EdgeSDKError
-from edgesdk.models.base import ModelSpec, MotionModel, TensorSpec, target_positions_rel
+from edgesdk.models.base import (
+    ModelSpec,
+    MotionModel,
+    TensorSpec,
+    pose_outputs,
+    target_positions_rel,
+)
 from edgesdk.models.conformer import (
     Conformer,
     ConvFeatureExtractor,
@@ -345,20 +350,7 @@ class Head2Body(MotionModel):
                     "gyro_rads (3, sensor frame), R_world_sensor 6D (6)",
                 ),
             ),
-            outputs=(
-                TensorSpec(
-                    "R_world_joint_6d",
-                    ("batch", "time", NUM_JOINTS, 6),
-                    units="6D",
-                    description="global joint rotations, world frame",
-                ),
-                TensorSpec(
-                    "pos_rel_m",
-                    ("batch", "time", NUM_JOINTS, 3),
-                    units="m",
-                    description="joint positions minus the pelvis, world orientation",
-                ),
-            ),
+            outputs=pose_outputs(),
             fps=c.fps,
             window=c.window,
             slots=("head",),

@@ -49,12 +49,17 @@ from torch import Tensor, nn
 from edgesdk.body.fk import local_to_global
 from edgesdk.body.rotations import matrix_to_6d, rot6d_to_matrix
 from edgesdk.body.skeleton import NUM_JOINTS
-from edgesdk.models.base import ModelSpec, MotionModel, TensorSpec, target_positions_rel
+from edgesdk.models.base import (
+    ModelSpec,
+    MotionModel,
+    TensorSpec,
+    pose_outputs,
+    target_positions_rel,
+)
 from edgesdk.models.peer_layers import (
     ACC_SCALE,
     imu_inputs,
     lstm_cell,
-    pose_outputs,
     rot6d_columns_to_matrix,
 )
 from edgesdk.models.registry import build_config, register_model

@@ -34,7 +34,7 @@ from torch import Tensor
 
 from edgesdk.body.rotations import matrix_to_6d, rot6d_to_matrix
 from edgesdk.body.skeleton import NUM_JOINTS
-from edgesdk.models.base import ModelSpec, target_positions_rel
+from edgesdk.models.base import ModelSpec, pose_outputs, target_positions_rel
 from edgesdk.models.peer_layers import (
     IMU_FEATURES,
     NUM_SLOTS,
@@ -42,7 +42,6 @@ from edgesdk.models.peer_layers import (
     SlidingWindowModel,
     imu_features,
     imu_inputs,
-    pose_outputs,
 )
 from edgesdk.models.registry import build_config, register_model
 

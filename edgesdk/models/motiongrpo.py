@@ -64,9 +64,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from edgesdk.body.skeleton import NUM_JOINTS
 from edgesdk.errors import EdgeSDKError
-from edgesdk.models.base import ModelSpec, MotionModel, TensorSpec, target_positions_rel
+from edgesdk.models.base import (
+    ModelSpec,
+    MotionModel,
+    TensorSpec,
+    pose_outputs,
+    target_positions_rel,
+)
 from edgesdk.models.head2body_vq import (
     POSE_FEATURES,
     ROT_FEATURES,
@@ -198,20 +203,7 @@ class MotionGRPO(MotionModel):
                     description="head position (world, floor at y = 0) + R_world_head 6D",
                 ),
             ),
-            outputs=(
-                TensorSpec(
-                    "R_world_joint_6d",
-                    ("batch", "time", NUM_JOINTS, 6),
-                    units="6D",
-                    description="global joint rotations, world frame",
-                ),
-                TensorSpec(
-                    "pos_rel_m",
-                    ("batch", "time", NUM_JOINTS, 3),
-                    units="m",
-                    description="joint positions minus the pelvis, world orientation",
-                ),
-            ),
+            outputs=pose_outputs(),
             fps=c.fps,
             window=c.window,
             slots=("head",),

@@ -52,23 +52,6 @@ def imu_inputs(description: str = "") -> tuple[TensorSpec, ...]:
     )
 
 
-def pose_outputs() -> tuple[TensorSpec, ...]:
-    return (
-        TensorSpec(
-            "R_world_joint_6d",
-            ("batch", "time", NUM_JOINTS, 6),
-            units="6D",
-            description="global joint rotations, world frame",
-        ),
-        TensorSpec(
-            "pos_rel_m",
-            ("batch", "time", NUM_JOINTS, 3),
-            units="m",
-            description="joint positions minus the pelvis, world orientation",
-        ),
-    )
-
-
 def rot6d_columns_to_matrix(d6: Tensor) -> Tensor:
     """``[..., 6]`` (two columns of a rotation) to ``[..., 3, 3]`` with the third column
     their cross product, without normalizing: zeros (an absent device) stay zeros."""

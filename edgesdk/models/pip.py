@@ -52,7 +52,13 @@ from torch import Tensor, nn
 
 from edgesdk.body.rotations import matrix_to_6d, rot6d_to_matrix
 from edgesdk.body.skeleton import NUM_JOINTS
-from edgesdk.models.base import ModelSpec, MotionModel, TensorSpec, target_positions_rel
+from edgesdk.models.base import (
+    ModelSpec,
+    MotionModel,
+    TensorSpec,
+    pose_outputs,
+    target_positions_rel,
+)
 from edgesdk.models.peer_layers import (
     IMU_FEATURES,
     LEAF,
@@ -63,7 +69,6 @@ from edgesdk.models.peer_layers import (
     imu_features,
     imu_inputs,
     joint_velocity_mps,
-    pose_outputs,
 )
 from edgesdk.models.registry import build_config, register_model
 from edgesdk.models.students_core import standing_pose_rel
