@@ -241,8 +241,12 @@ def main() -> int:
     def write() -> None:
         report["models"] = build(out, data, args)
         for name, old in previous.get("models", {}).items():
-            if name not in report["models"] and "protocol" not in old:
+            if name in report["models"]:
+                continue
+            if "protocol" not in old:
                 report["models"][name] = {**old, "stale": STALE}
+            elif not (checkpoint_dir(out, name, 0) / "model.safetensors").is_file():
+                report["models"][name] = old  # measured earlier; its checkpoint is not here
         write_json_atomic(args.results, report)  # partial results survive a later failure
 
     for seed in args.seeds:
