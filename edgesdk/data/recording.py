@@ -22,7 +22,9 @@ those, and ``extra``, in ``Take.meta``. Units and frames are in docs/sensors.md.
 
 Example:
     >>> import tempfile
-    >>> from edgesdk.data.sensors import DeviceSpec, simulate_take, tpose_clip
+    >>> from edgesdk.data.device_spec import DeviceSpec
+    >>> from edgesdk.data.kinematics import tpose_clip
+    >>> from edgesdk.data.simulate import simulate_take
     >>> take = simulate_take(tpose_clip(num_frames=15), [DeviceSpec.watch()], seed=3)
     >>> folder = write_take(take, Path(tempfile.mkdtemp()) / "take_0001")
     >>> sorted(p.name for p in folder.iterdir())
@@ -45,14 +47,9 @@ from typing import Any
 
 import numpy as np
 
-from edgesdk.data.sensors import (
-    GRAVITY_MPS2,
-    DeviceSpec,
-    DeviceStream,
-    HeadPose,
-    Take,
-    slot_mount,
-)
+from edgesdk.data.device_spec import DeviceSpec
+from edgesdk.data.mounts import GRAVITY_MPS2, slot_mount
+from edgesdk.data.takes import DeviceStream, HeadPose, Take
 from edgesdk.errors import EdgeSDKError
 from edgesdk.io import temp_prefix
 
@@ -101,7 +98,9 @@ def write_take(take: Take, out_dir: str | Path, *, overwrite: bool = False) -> P
 
     Example:
         >>> import tempfile
-        >>> from edgesdk.data.sensors import DeviceSpec, simulate_take, tpose_clip
+        >>> from edgesdk.data.device_spec import DeviceSpec
+        >>> from edgesdk.data.kinematics import tpose_clip
+        >>> from edgesdk.data.simulate import simulate_take
         >>> take = simulate_take(tpose_clip(), [DeviceSpec.glasses()], seed=0)
         >>> out = write_take(take, Path(tempfile.mkdtemp()) / "t")
         >>> sorted(p.name for p in out.iterdir())

@@ -56,9 +56,9 @@ from typing import cast
 
 import numpy as np
 
-from edgesdk.runtime.body import SLOT_BONE, nominal_mount, slot_kind
+from edgesdk.body.rotations_numpy import R_YUP_ZUP, Quat, matrix_to_quat, rot_y, wrap
+from edgesdk.data.mounts import SLOT_BONE, nominal_mount, slot_kind
 from edgesdk.runtime.bone_prior import BonePrior
-from edgesdk.runtime.rotations import R_YUP_ZUP, Quat, matrix_to_quat, rot_y, wrap
 
 MOUNT_CONFIDENT = 0.9
 HEADING_EVIDENCE = 3.0  # seconds of full-quality heading evidence

@@ -1,6 +1,6 @@
 """Calibration without a button: mount and heading of each device from a stand-still.
 
-**Method.** The wearer stands still in the N-pose (``edgesdk.runtime.body``) for about a
+**Method.** The wearer stands still in the N-pose (``edgesdk.runtime.npose``) for about a
 second; the runtime notices it on its own (every device's angular rate and acceleration
 quiet for ``still_s``). At rest a device's fused orientation ``Q = R_devworld_sensor`` obeys
 
@@ -35,8 +35,8 @@ so the world stays with the devices that agree.
 
 Example:
     >>> import numpy as np
-    >>> from edgesdk.runtime.body import npose_target
-    >>> from edgesdk.runtime.rotations import R_ZUP_YUP, rot_z
+    >>> from edgesdk.runtime.npose import npose_target
+    >>> from edgesdk.body.rotations_numpy import R_ZUP_YUP, rot_z
     >>> Q = rot_z(0.8) @ R_ZUP_YUP @ npose_target("watch", "left_wrist")   # heading 0.8 rad
     >>> A, C = solve(Q, npose_target("watch", "left_wrist"))
     >>> bool(np.allclose(A @ Q @ C, npose_target("watch", "left_wrist"))), bool(np.allclose(C, np.eye(3)))
@@ -51,8 +51,7 @@ from typing import Protocol, cast
 
 import numpy as np
 
-from edgesdk.runtime.body import WORN_TURNS, npose_target, sensor_up_in_npose, slot_kind
-from edgesdk.runtime.rotations import (
+from edgesdk.body.rotations_numpy import (
     R_YUP_ZUP,
     Quat,
     angle_between,
@@ -61,6 +60,8 @@ from edgesdk.runtime.rotations import (
     wrap,
     yaw_of,
 )
+from edgesdk.data.mounts import WORN_TURNS, slot_kind
+from edgesdk.runtime.npose import npose_target, sensor_up_in_npose
 
 
 def solve(Q: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,7 +131,7 @@ class Calibration:
 
     def mount(self, kind: str | None, slot: str) -> np.ndarray:
         """The estimated actual ``R_bone_sensor``: ``R_nominal C^T``."""
-        from edgesdk.runtime.body import nominal_mount
+        from edgesdk.data.mounts import nominal_mount
 
         return nominal_mount(kind, slot) @ self.frames(kind, slot)[1].T
 

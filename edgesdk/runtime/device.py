@@ -16,9 +16,9 @@ from collections import Counter
 
 import numpy as np
 
+from edgesdk.data.mounts import GRAVITY_MPS2, KINDS
 from edgesdk.data.orientation import ImuFilter
 from edgesdk.runtime.autocal import ActivityCalibration
-from edgesdk.runtime.body import GRAVITY_MPS2, KINDS
 from edgesdk.runtime.calibration import Calibration
 from edgesdk.runtime.clock import JUMP_VOTES as _JUMP_VOTES
 from edgesdk.runtime.clock import ClockSync

@@ -21,15 +21,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from edgesdk.body.rotations_numpy import mean_quat, qmul, qrotate, quat_6d, quat_to_matrix
+from edgesdk.data.mounts import GRAVITY_MPS2, HEAD_LEVER_M, WORN_TURNS, nominal_mount, slot_kind
 from edgesdk.data.slots import SLOT_INDEX
 from edgesdk.runtime.autocal import ActivityCalibration, align_headings, up_in_sensor
-from edgesdk.runtime.body import (
-    GRAVITY_MPS2,
-    HEAD_LEVER_M,
-    WORN_TURNS,
-    nominal_mount,
-    slot_kind,
-)
 from edgesdk.runtime.calibration import (
     Calibration,
     calibrated_tilt_error,
@@ -50,7 +45,6 @@ from edgesdk.runtime.placement import (
     features,
     slot_probabilities,
 )
-from edgesdk.runtime.rotations import mean_quat, qmul, qrotate, quat_6d, quat_to_matrix
 
 CHECK_EVERY = 6  # frames between stand-still checks (0.2 s at 30 Hz)
 ACTIVITY_EVERY_S = 1.0  # seconds between updates of the calibration from activity

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from edgesdk.data.recording import read_take
-from edgesdk.data.sensors import Take
+from edgesdk.data.takes import Take
 from edgesdk.errors import EdgeSDKError
 from edgesdk.io import atomic_path
 from edgesdk.runtime.backends import ModelBackend

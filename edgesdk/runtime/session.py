@@ -54,10 +54,11 @@ from typing import Any
 
 import numpy as np
 
+from edgesdk.data.mounts import KINDS
+from edgesdk.data.slots import check_slot
 from edgesdk.errors import EdgeSDKError
 from edgesdk.runtime.activity import ActivityTracker, TextContext
 from edgesdk.runtime.backends import ModelBackend, open_backend
-from edgesdk.runtime.body import KINDS, check_slot
 from edgesdk.runtime.config import Frame, SessionConfig
 from edgesdk.runtime.device import ACC_MODES, Device
 from edgesdk.runtime.fusion import Fusion

@@ -41,7 +41,7 @@ from edgesdk.data.importers.common import (
     read_table,
     slerp_quats,
 )
-from edgesdk.data.sensors import GRAVITY_MPS2
+from edgesdk.data.mounts import GRAVITY_MPS2
 from edgesdk.errors import EdgeSDKError
 
 ANDROID_HEADER = ("sensor", "timestamp_ns", "x", "y", "z", "w")
