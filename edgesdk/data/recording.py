@@ -58,9 +58,21 @@ FORMAT_VERSION = 1
 META_FILE = "meta.json"
 HEAD_POSE_FILE = "head_pose.csv"
 DEVICE_COLUMNS: tuple[str, ...] = (
-    "t_ns", "acc_x", "acc_y", "acc_z", "uacc_x", "uacc_y", "uacc_z", "gyro_x", "gyro_y",
-    "gyro_z", "quat_w", "quat_x", "quat_y", "quat_z",
-)  # fmt: skip
+    "t_ns",
+    "acc_x",
+    "acc_y",
+    "acc_z",
+    "uacc_x",
+    "uacc_y",
+    "uacc_z",
+    "gyro_x",
+    "gyro_y",
+    "gyro_z",
+    "quat_w",
+    "quat_x",
+    "quat_y",
+    "quat_z",
+)
 DEVICE_COLUMNS_NO_UACC: tuple[str, ...] = tuple(c for c in DEVICE_COLUMNS if "uacc" not in c)
 DEVICE_COLUMNS_RAW: tuple[str, ...] = tuple(c for c in DEVICE_COLUMNS_NO_UACC if "quat" not in c)
 # What an importer knows about a recording, kept at the top level of meta.json (docs/sensors.md
@@ -68,11 +80,23 @@ DEVICE_COLUMNS_RAW: tuple[str, ...] = tuple(c for c in DEVICE_COLUMNS_NO_UACC if
 # device's clock), rows dropped per device and reason, repeated timestamps, where each
 # device's orientation came from, and the slots the user gave.
 IMPORT_KEYS: tuple[str, ...] = (
-    "source", "activity_labels", "dropped", "repeated_timestamps", "orientation", "user_slots",
-)  # fmt: skip
+    "source",
+    "activity_labels",
+    "dropped",
+    "repeated_timestamps",
+    "orientation",
+    "user_slots",
+)
 HEAD_POSE_COLUMNS: tuple[str, ...] = (
-    "t_ns", "pos_x", "pos_y", "pos_z", "quat_w", "quat_x", "quat_y", "quat_z",
-)  # fmt: skip
+    "t_ns",
+    "pos_x",
+    "pos_y",
+    "pos_z",
+    "quat_w",
+    "quat_x",
+    "quat_y",
+    "quat_z",
+)
 DEVICE_UNITS: dict[str, str] = {
     "t_ns": "ns, int64, the device's monotonic clock (not synchronized between devices)",
     "acc": "m/s^2 (specific force, includes gravity), sensor frame",
@@ -149,8 +173,12 @@ def _write_contents(take: Take, folder: Path) -> None:
     }
     if take.head_pose is not None:
         pose = take.head_pose
-        _write_csv(folder / HEAD_POSE_FILE, HEAD_POSE_COLUMNS, pose.t_ns,
-                   np.concatenate([pose.pos_m, pose.quat_wxyz], 1))  # fmt: skip
+        _write_csv(
+            folder / HEAD_POSE_FILE,
+            HEAD_POSE_COLUMNS,
+            pose.t_ns,
+            np.concatenate([pose.pos_m, pose.quat_wxyz], 1),
+        )
         meta["head_pose"] = {
             "file": HEAD_POSE_FILE,
             "device": pose.device_id,
@@ -198,8 +226,9 @@ def _device_meta(stream: DeviceStream, file: str, columns: tuple[str, ...]) -> d
         "lever_arm_m": stream.lever_arm_m,
     }
     if any(v is not None for v in truth.values()):
-        entry["ground_truth"] = {k: list(v) if isinstance(v, tuple) else v
-                                 for k, v in truth.items()}  # fmt: skip
+        entry["ground_truth"] = {
+            k: list(v) if isinstance(v, tuple) else v for k, v in truth.items()
+        }
     return entry
 
 

@@ -46,10 +46,21 @@ from edgesdk.errors import EdgeSDKError
 
 ANDROID_HEADER = ("sensor", "timestamp_ns", "x", "y", "z", "w")
 IOS_HEADER = (
-    "timestamp", "gravity_x", "gravity_y", "gravity_z", "user_acc_x", "user_acc_y",
-    "user_acc_z", "rotation_rate_x", "rotation_rate_y", "rotation_rate_z", "quat_x", "quat_y",
-    "quat_z", "quat_w",
-)  # fmt: skip
+    "timestamp",
+    "gravity_x",
+    "gravity_y",
+    "gravity_z",
+    "user_acc_x",
+    "user_acc_y",
+    "user_acc_z",
+    "rotation_rate_x",
+    "rotation_rate_y",
+    "rotation_rate_z",
+    "quat_x",
+    "quat_y",
+    "quat_z",
+    "quat_w",
+)
 _ANDROID_SENSORS = ("accelerometer", "gyroscope", "game_rotation_vector")
 
 
