@@ -51,7 +51,7 @@ from edgesdk.data.sources import bundled_data_dir
 from edgesdk.data.takes import Take
 from edgesdk.export.export import export_model
 from edgesdk.io import write_json_atomic
-from edgesdk.runtime.backends import open_backend
+from edgesdk.runtime.model_backend import open_backend
 from edgesdk.runtime.offline import offline_inputs, run_offline, yaw_aligned_mpjpe_mm
 from edgesdk.runtime.replay import frames_array, replay
 from edgesdk.runtime.scenario import session_clip, with_gap

@@ -2,9 +2,9 @@
 do anyway (sitting, standing, walking).
 
 A device's fused orientation ``Q`` (sensor -> its own Z-up world, arbitrary heading) becomes
-the model's input ``A Q C`` once two things are known (``edgesdk.runtime.calibration`` has the
-algebra): the mount correction ``C`` (how the device sits on its bone) and the heading ``A``
-(how its world turns relative to the other devices').
+the model's input ``A Q C`` once two things are known (``edgesdk.runtime.device_calibration``
+has the algebra): the mount correction ``C`` (how the device sits on its bone) and the heading
+``A`` (how its world turns relative to the other devices').
 
 **Mount.** A phone goes into a pocket in one of four ways (upright or upside down, screen out
 or in), a watch onto a wrist crown towards the hand or the elbow: ``C`` is one of a few turns,

@@ -4,7 +4,7 @@ calibration at stand-stills, placement, and the tensors a student reads.
 Per output frame at session time ``t``: each device's samples are interpolated at its own
 clock's ``t`` (``SampleBuffer.at``), appended to its history, and, for a calibrated device in
 a slot, turned into the model's Y-up world: ``imu[slot] = (A acc_devworld, 6D(A Q C))``
-(``edgesdk.runtime.calibration``), ``mask[slot] = 1``. Stand-still checks run every
+(``edgesdk.runtime.device_calibration``), ``mask[slot] = 1``. Stand-still checks run every
 ``CHECK_EVERY`` frames, placement every second.
 
 Example (the pieces; ``Session`` drives them)::
@@ -26,7 +26,9 @@ from edgesdk.data.mounts import GRAVITY_MPS2, HEAD_LEVER_M, WORN_TURNS, nominal_
 from edgesdk.data.slots import SLOT_INDEX
 from edgesdk.input_kinds import INPUT_KINDS
 from edgesdk.runtime.autocal import ActivityCalibration, align_headings, up_in_sensor
-from edgesdk.runtime.calibration import (
+from edgesdk.runtime.config import SessionConfig
+from edgesdk.runtime.device import Device
+from edgesdk.runtime.device_calibration import (
     Calibration,
     calibrated_tilt_error,
     circular_median,
@@ -35,8 +37,6 @@ from edgesdk.runtime.calibration import (
     npose_tilt_error,
     yaw_spread,
 )
-from edgesdk.runtime.config import SessionConfig
-from edgesdk.runtime.device import Device
 from edgesdk.runtime.ingest import Row
 from edgesdk.runtime.placement import (
     MIN_MOVING_FRAMES,

@@ -21,7 +21,7 @@ from edgesdk.data.clip import Clip
 from edgesdk.data.slots import SLOT_INDEX
 from edgesdk.data.windows import WindowConfig, WindowDataset
 from edgesdk.input_kinds import INPUT_KINDS
-from edgesdk.runtime.backends import ModelBackend
+from edgesdk.runtime.model_backend import ModelBackend
 
 
 def offline_inputs(

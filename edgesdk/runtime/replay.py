@@ -33,8 +33,8 @@ from edgesdk.data.recording import read_take
 from edgesdk.data.takes import Take
 from edgesdk.errors import EdgeSDKError
 from edgesdk.io import atomic_path
-from edgesdk.runtime.backends import ModelBackend
 from edgesdk.runtime.clock import replay_arrivals
+from edgesdk.runtime.model_backend import ModelBackend
 from edgesdk.runtime.selfcheck import check_stream
 from edgesdk.runtime.session import Frame, Session, SessionConfig
 

@@ -12,7 +12,7 @@ from edgesdk.data.clip import Clip
 from edgesdk.data.device_spec import DeviceSpec
 from edgesdk.data.simulate import simulate_take
 from edgesdk.data.takes import Take
-from edgesdk.runtime.backends import ModelBackend
+from edgesdk.runtime.model_backend import ModelBackend
 from edgesdk.runtime.replay import arrival_order
 from edgesdk.runtime.scenario import session_clip
 from edgesdk.runtime.session import Frame, Session, SessionConfig

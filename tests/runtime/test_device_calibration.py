@@ -23,7 +23,7 @@ from edgesdk.data.kinematics import tpose_clip
 from edgesdk.data.mounts import R_devworld_yup, nominal_mount
 from edgesdk.data.simulate import simulate_take
 from edgesdk.data.takes import Take
-from edgesdk.runtime.calibration import Calibration, solve
+from edgesdk.runtime.device_calibration import Calibration, solve
 from edgesdk.runtime.npose import sensor_up_in_npose
 from edgesdk.runtime.scenario import session_clip
 from tests.runtime.common import push_take, recording_session
