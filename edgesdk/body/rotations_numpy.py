@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 
@@ -158,6 +159,11 @@ def slerp_scalar(q0: tuple[float, ...], q1: tuple[float, ...], t: float) -> tupl
 
 
 Quat = tuple[float, float, float, float]
+
+
+def quat_tuple(R: np.ndarray) -> Quat:
+    """One rotation matrix as a ``(w, x, y, z)`` tuple with ``w >= 0`` (for plain-Python math)."""
+    return cast(Quat, tuple(matrix_to_quat(R).tolist()))
 
 
 def qmul(a: Quat | tuple[float, ...], b: Quat | tuple[float, ...]) -> Quat:

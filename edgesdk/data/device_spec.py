@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from edgesdk.data.mounts import DEFAULT_RATE_HZ, KINDS, Quat, Vec3, slot_mount
+from edgesdk.body.rotations_numpy import Quat
+from edgesdk.data.mounts import DEFAULT_RATE_HZ, KINDS, Vec3, slot_mount
 from edgesdk.errors import EdgeSDKError
 
 

@@ -43,7 +43,6 @@ DEFAULT_KIND: dict[str, str] = {
 }
 
 Vec3 = tuple[float, float, float]
-Quat = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)

@@ -35,10 +35,10 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from edgesdk.body.rotations_numpy import rot_z
+from edgesdk.body.rotations_numpy import Quat, rot_z
 from edgesdk.data.device_spec import DeviceSpec
 from edgesdk.data.kinematics import MOCAP_LOWPASS_HZ, SensorTrack
-from edgesdk.data.mounts import GRAVITY_MPS2, Quat, R_devworld_yup, Vec3, slot_mount
+from edgesdk.data.mounts import GRAVITY_MPS2, R_devworld_yup, Vec3, slot_mount
 from edgesdk.data.noise import bias_walk, device_clock, drop_mask, random_walk, white_noise
 from edgesdk.data.takes import DeviceStream, HeadPose, Take
 from edgesdk.errors import EdgeSDKError

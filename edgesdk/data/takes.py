@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from edgesdk.body.rotations_numpy import Quat
 from edgesdk.data.device_spec import DeviceSpec
-from edgesdk.data.mounts import Quat, Vec3
+from edgesdk.data.mounts import Vec3
 from edgesdk.errors import EdgeSDKError
 
 

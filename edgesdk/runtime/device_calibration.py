@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol
 
 import numpy as np
 
@@ -55,7 +55,7 @@ from edgesdk.body.rotations_numpy import (
     R_YUP_ZUP,
     Quat,
     angle_between,
-    matrix_to_quat,
+    quat_tuple,
     rot_y,
     wrap,
     yaw_of,
@@ -93,12 +93,7 @@ class Calibration:
 
     def quats(self, kind: str | None, slot: str) -> tuple[Quat, Quat]:
         """``(A, C)`` of ``frames`` as quaternion tuples (for the per-frame hot path)."""
-        key = (kind, slot)
-        if key not in self._quats:
-            A, C = self.frames(kind, slot)
-            qa, qc = matrix_to_quat(A), matrix_to_quat(C)
-            self._quats[key] = (cast(Quat, tuple(qa.tolist())), cast(Quat, tuple(qc.tolist())))
-        return self._quats[key]
+        return cached_quats(self, self._quats, kind, slot)
 
     flipped: bool = False
     flip_decided: bool = False
@@ -149,6 +144,21 @@ class MountFrames(Protocol):
     ``Calibration`` or an ``autocal.ActivityCalibration``."""
 
     def frames(self, kind: str | None, slot: str) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def cached_quats(
+    cal: MountFrames,
+    cache: dict[tuple[str | None, str], tuple[Quat, Quat]],
+    kind: str | None,
+    slot: str,
+) -> tuple[Quat, Quat]:
+    """``cal.frames(kind, slot)`` as quaternion tuples, kept in ``cache`` (the per-frame path
+    of every calibration, N-pose or activity)."""
+    key = (kind, slot)
+    if key not in cache:
+        A, C = cal.frames(kind, slot)
+        cache[key] = (quat_tuple(A), quat_tuple(C))
+    return cache[key]
 
 
 def implied_body_yaw(cal: MountFrames, Q: np.ndarray, kind: str | None, slot: str) -> float:

@@ -1,9 +1,7 @@
-"""The one mount table: numpy only, and its views agree with it."""
+"""The one mount table and its views agree (that it imports no torch or scipy:
+tests/runtime/test_imports.py)."""
 
 from __future__ import annotations
-
-import subprocess
-import sys
 
 import numpy as np
 
@@ -16,21 +14,6 @@ from edgesdk.data.mounts import (
     slot_kind,
 )
 from edgesdk.data.slots import SLOTS
-
-CODE = """
-import sys
-import edgesdk.data.mounts, edgesdk.data.takes, edgesdk.data.device_spec, edgesdk.data.simulate
-import edgesdk.body.rotations_numpy, edgesdk.runtime.npose
-assert "torch" not in sys.modules and "scipy" not in sys.modules, sorted(
-    m for m in sys.modules if m.split(".")[0] in ("torch", "scipy"))
-print("ok")
-"""
-
-
-def test_the_mount_table_and_rotations_need_no_torch_or_scipy() -> None:
-    out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, check=False)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
 
 
 def test_views_of_the_table() -> None:
