@@ -43,6 +43,7 @@ _IMPORTER_FILES = (
     "asf.py",
     "asf_amc.py",
     "retarget.py",
+    "rigs.py",
     "resample.py",
     "clip.py",
     "labels.py",
