@@ -46,6 +46,7 @@ import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -70,6 +71,8 @@ from edgesdk.body.skeleton import (
     PARENTS,
     rest_positions,
 )
+from edgesdk.data.clip import Clip
+from edgesdk.data.labels import load_labels
 from edgesdk.data.rigs import OPTIONAL_JOINTS, RIGS, RigTable
 from edgesdk.errors import EdgeSDKError
 
@@ -168,6 +171,21 @@ class Retargeted:
     source_joints: dict[str, str]
     up_axis: str
     unit_scale: float
+
+    def to_clip(self, path: str | Path, fps: float) -> Clip:
+        """This motion as a float32 ``Clip`` named after its file, with the file's labels
+        (``edgesdk.data.labels``): what the BVH and ASF/AMC loaders return."""
+        return Clip(
+            name=Path(path).stem,
+            fps=fps,
+            R_world_joint=self.R_world_joint.astype(np.float32),
+            global_pos_m=self.pos_m.astype(np.float32),
+            offsets_m=self.offsets_m.astype(np.float32),
+            labels=load_labels(path),
+            source=str(path),
+            rig=self.rig,
+            mapped=self.mapped,
+        )
 
 
 def detect_rig(
