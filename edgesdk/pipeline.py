@@ -40,9 +40,10 @@ from typing import Any
 
 import numpy as np
 
+from edgesdk.data.device_spec import DeviceSpec
 from edgesdk.data.recording import write_take
 from edgesdk.data.render import render_gif
-from edgesdk.data.sensors import DeviceSpec, simulate_take
+from edgesdk.data.simulate import simulate_take
 from edgesdk.data.sources import default_data_dir
 from edgesdk.data.windows import WindowConfig, WindowDataset
 from edgesdk.io import write_json_atomic

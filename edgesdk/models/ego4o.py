@@ -46,7 +46,7 @@ from torch import Tensor, nn
 
 from edgesdk.body.heading import heading_rotation
 from edgesdk.body.rotations import rot6d_to_matrix
-from edgesdk.data.sensors import DEFAULT_KIND, slot_mount
+from edgesdk.data.mounts import DEFAULT_KIND, slot_mount
 from edgesdk.data.slots import SLOTS
 from edgesdk.errors import EdgeSDKError
 from edgesdk.models.base import ModelSpec, MotionModel, TensorSpec
@@ -501,7 +501,7 @@ class Ego4oModel(MotionModel):
         frame differences) the decoder's centimetre-level frame-to-frame jitter is amplified
         by fps^2 and dwarfs the real acceleration.
 
-        Sensors ride on bones as in ``edgesdk.data.sensors.SLOT_MOUNTS``: head -> joint 15,
+        Sensors ride on bones as in ``edgesdk.data.mounts.SLOT_MOUNTS``: head -> joint 15,
         wrists -> forearm (elbow 18/19, point near the wrist), pockets -> thigh (hip 1/2).
         """
         cfg = self.config

@@ -30,6 +30,7 @@ from torch import Tensor
 
 from edgesdk.data.clip import Clip
 from edgesdk.data.windows import WindowDataset
+from edgesdk.input_kinds import reads_text
 from edgesdk.models.base import MotionModel, _resolve_dim
 from edgesdk.models.signature import (
     ExportSignature,
@@ -53,7 +54,7 @@ def windows(
     cfg = dataclasses.replace(cfg, stride=cfg.window)
     ds = WindowDataset(list(clips), cfg, train=False)
     encoder = None
-    if "text_emb" in input_names(model):
+    if reads_text(input_names(model)):
         from edgesdk.models.text import default_text_encoder
 
         encoder = default_text_encoder()

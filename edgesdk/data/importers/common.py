@@ -33,9 +33,11 @@ from typing import Any
 
 import numpy as np
 
+from edgesdk.data.device_spec import DeviceSpec
+from edgesdk.data.mounts import GRAVITY_MPS2
 from edgesdk.data.orientation import filter_orientation
-from edgesdk.data.sensors import GRAVITY_MPS2, DeviceSpec, DeviceStream, Take
 from edgesdk.data.slots import SLOT_INDEX, SLOTS
+from edgesdk.data.takes import DeviceStream, Take
 from edgesdk.errors import EdgeSDKError
 
 BACKWARDS_LIMIT_NS = 1_000_000_000  # a step further back than this is a glitch, not jitter
