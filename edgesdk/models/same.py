@@ -53,7 +53,7 @@ from edgesdk.body.skeleton import NUM_JOINTS
 from edgesdk.data.slots import SLOTS
 from edgesdk.errors import EdgeSDKError
 from edgesdk.models.base import ModelSpec, MotionModel, TensorSpec
-from edgesdk.models.conformer import MultiHeadAttention, RelativePositionBias
+from edgesdk.models.layers.attention import MultiHeadAttention, RelativePositionBias
 from edgesdk.models.registry import build_config, register_model
 
 NUM_SLOTS = len(SLOTS)
