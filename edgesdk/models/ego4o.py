@@ -394,13 +394,15 @@ class Ego4oModel(MotionModel):
 
     # -- training -------------------------------------------------------------------------
 
-    def prepare(self, train_texts: Sequence[str]) -> None:
-        """Fit the caption vocabulary to the training descriptions (kept in the state dict)."""
+    def prepare(self, train_texts: Sequence[str]) -> bool:
+        """Fit the caption vocabulary to the training descriptions (kept in the state dict);
+        True: the trainer rebuilds the model from its config."""
         words = build_vocabulary(
             train_texts, self.config.caption_max_vocab - len(SPECIAL_TOKENS),
             self.captioner.vocab_utf8.numel(),
         )  # fmt: skip
         self.captioner.set_vocabulary(words)
+        return True
 
     @property
     def vocabulary(self) -> list[str]:

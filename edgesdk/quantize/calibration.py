@@ -30,7 +30,7 @@ from torch import Tensor
 
 from edgesdk.data.clip import Clip
 from edgesdk.data.windows import WindowDataset
-from edgesdk.models.base import MotionModel, _resolve_dim
+from edgesdk.models.base import MotionModel, resolve_dim
 from edgesdk.models.signature import (
     ExportSignature,
     dims,
@@ -78,7 +78,7 @@ def model_inputs(model: MotionModel, batch: dict[str, Any]) -> tuple[Tensor, ...
     for t in model.spec.inputs:
         x = batch.get(t.name)
         if not isinstance(x, Tensor):
-            x = torch.zeros([_resolve_dim(d, 1, time) for d in t.shape])
+            x = torch.zeros([resolve_dim(d, 1, time) for d in t.shape])
         out.append(x.float())
     return tuple(out)
 

@@ -47,12 +47,12 @@ from edgesdk.train import checkpoint
 from edgesdk.train.data import TrainData, input_names, load_train_data, window_config_for
 from edgesdk.train.trainer import (
     TrainConfig,
-    _rebuilt_after_prepare,
-    _run_epoch,
     check_max_batches,
     evaluate_loss,
+    rebuilt_after_prepare,
+    run_epoch,
+    save_run,
 )
-from edgesdk.train.trainer import _save as save_run
 
 STAGE = "main"  # a student's one training stage
 TEACHER_TARGETS = ("R_world_joint_6d", "pos_rel_m", "contact")
@@ -178,7 +178,7 @@ def distill(config: DistillConfig) -> Path:
     assert isinstance(student, StreamingStudent)
     data = load_train_data(Path(config.data), limit=config.limit, progress=config.progress)
     if student.prepare([c.labels.text() for c in data.train]):  # an activity head's table
-        rebuilt = _rebuilt_after_prepare(student, config.student)
+        rebuilt = rebuilt_after_prepare(student, config.student)
         assert isinstance(rebuilt, StreamingStudent)
         student = rebuilt
     wcfg = dataclasses.replace(
@@ -212,7 +212,7 @@ def distill(config: DistillConfig) -> Path:
     for epoch in range(config.epochs):
         if epoch in done:
             continue
-        train_loss = _run_epoch(loss_module, train_ds, opt, loop, STAGE, epoch, 0, 1, text_encoder)
+        train_loss = run_epoch(loss_module, train_ds, opt, loop, STAGE, epoch, 0, 1, text_encoder)
         # Validation against the ground truth: the figure that distilling should lower.
         val_loss = evaluate_loss(student, val_ds, STAGE, config.batch_size, text_encoder)
         history.append(

@@ -108,10 +108,8 @@ def train(config: TrainConfig) -> Path:
     if not isinstance(model, MotionModel):
         raise EdgeSDKError(f"model {config.model} cannot be trained (not a MotionModel)")
     data = load_train_data(Path(config.data), limit=config.limit, progress=config.progress)
-    prepare = getattr(model, "prepare", None)
-    # False: the model had nothing to prepare (a student without an activity head)
-    if callable(prepare) and prepare([c.labels.text() for c in data.train]) is not False:
-        model = _rebuilt_after_prepare(model, config)
+    if model.prepare([c.labels.text() for c in data.train]):  # its config changed
+        model = rebuilt_after_prepare(model, config)
     wcfg = window_config_for(
         model,
         seed=config.seed,
@@ -135,8 +133,7 @@ def train(config: TrainConfig) -> Path:
         for p in model.parameters():
             p.requires_grad_(p in params)
         trainable = [p for p in model.parameters() if p.requires_grad]
-        lr_scale = getattr(model, "stage_lr_scale", None)  # e.g. a smaller one for fine-tuning
-        lr = config.lr * (lr_scale(stage) if callable(lr_scale) else 1.0)
+        lr = config.lr * model.stage_lr_scale(stage)
         opt = torch.optim.AdamW(trainable, lr=lr, weight_decay=config.weight_decay)
         if state is not None and state.get("stage") == stage and "optimizer" in state:
             checkpoint.restore_optimizer(opt, state, out)
@@ -149,7 +146,7 @@ def train(config: TrainConfig) -> Path:
         for epoch in range(config.stage_epochs.get(stage, config.epochs)):
             if (stage, epoch) in done:
                 continue
-            train_loss = _run_epoch(
+            train_loss = run_epoch(
                 step_module, train_ds, opt, config, stage, epoch, rank, world, text_encoder
             )
             val_loss = evaluate_loss(model, val_ds, stage, config.batch_size, text_encoder)
@@ -157,7 +154,7 @@ def train(config: TrainConfig) -> Path:
                 {"stage": stage, "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
             )
             if rank == 0:
-                _save(model, config, data, wcfg, history, stage, opt, started)
+                save_run(model, config, data, wcfg, history, stage, opt, started)
     for p in model.parameters():
         p.requires_grad_(True)
     if world > 1:
@@ -165,7 +162,7 @@ def train(config: TrainConfig) -> Path:
     return out
 
 
-def _rebuilt_after_prepare(model: MotionModel, name: str | TrainConfig) -> MotionModel:
+def rebuilt_after_prepare(model: MotionModel, name: str | TrainConfig) -> MotionModel:
     """A model whose ``prepare`` changed its config (e.g. a vocabulary) is rebuilt from it, so
     that ``checkpoint.load`` builds the same shapes (``name``: the registered model, or the
     run's config naming it)."""
@@ -178,7 +175,7 @@ def _rebuilt_after_prepare(model: MotionModel, name: str | TrainConfig) -> Motio
     return rebuilt
 
 
-def _run_epoch(
+def run_epoch(
     step_module: nn.Module,
     ds: WindowDataset,
     opt: torch.optim.Optimizer,
@@ -189,6 +186,9 @@ def _run_epoch(
     world: int,
     text_encoder: Any,
 ) -> float:
+    """One epoch of ``step_module`` (the model's loss for ``stage``, or a distillation loss)
+    over ``ds`` with gradient clipping; ``rank`` / ``world`` shard it across processes.
+    Returns the mean training loss."""
     ds.set_epoch(epoch)
     sampler: DistributedSampler[int] | None = None
     if world > 1:
@@ -242,7 +242,7 @@ def evaluate_loss(
     return sum(losses) / len(losses)
 
 
-def _save(
+def save_run(
     model: MotionModel,
     config: Any,
     data: TrainData,

@@ -46,9 +46,7 @@ def fingerprint(name: str) -> dict[str, Any]:
     out["forward"] = [_summary(t) for t in outputs]
     if model_info(name).scale == "paper":
         return out
-    prepare = getattr(model, "prepare", None)
-    if callable(prepare):
-        prepare(TEXTS)
+    model.prepare(TEXTS)
     model.train()
     losses = {}
     for stage in model.stages:
