@@ -322,25 +322,25 @@ class MotionGRPOStudent(StreamingStudent):
 # ----------------------------------------------------------------------------- registry
 
 
-@register_model(role="student", streaming=True, teacher="ego4o")
+@register_model(role="student", scale="small", streaming=True, teacher="ego4o")
 def ego4o_student(**overrides: Any) -> Ego4oStudent:
     """Ego4o's student: IMU slots + mask (+ text) -> GRU 2 x 128."""
     return _create(Ego4oStudent, "ego4o-student", overrides)
 
 
-@register_model(role="student", streaming=True, teacher="head2body")
-def head2body_student(**overrides: Any) -> Head2BodyStudent:
-    """Head2Body's student: 240 Hz head IMU, 8 samples per frame -> GRU 2 x 128."""
-    return _create(Head2BodyStudent, "head2body-student", overrides)
-
-
-@register_model(role="student", streaming=True, teacher="same")
+@register_model(role="student", scale="small", streaming=True, teacher="same")
 def same_student(**overrides: Any) -> SameStudent:
     """SAME's student: IMU slots + mask + head 6DoF -> GRU 2 x 128."""
     return _create(SameStudent, "same-student", overrides)
 
 
-@register_model(role="student", streaming=True, teacher="motiongrpo")
+@register_model(role="student", scale="small", streaming=True, teacher="head2body")
+def head2body_student(**overrides: Any) -> Head2BodyStudent:
+    """Head2Body's student: 240 Hz head IMU, 8 samples per frame -> GRU 2 x 128."""
+    return _create(Head2BodyStudent, "head2body-student", overrides)
+
+
+@register_model(role="student", scale="small", streaming=True, teacher="motiongrpo")
 def motiongrpo_student(**overrides: Any) -> MotionGRPOStudent:
     """MotionGRPO's student: head 6DoF trajectory -> GRU 2 x 128, one pass per frame."""
     return _create(MotionGRPOStudent, "motiongrpo-student", overrides)
@@ -351,25 +351,25 @@ def motiongrpo_student(**overrides: Any) -> MotionGRPOStudent:
 TINY = {"hidden": 32, "layers": 1}
 
 
-@register_model(role="student", streaming=True, teacher="ego4o")
+@register_model(role="student", scale="tiny", streaming=True, teacher="ego4o")
 def ego4o_student_tiny(**overrides: Any) -> Ego4oStudent:
     """ego4o-student with a GRU 1 x 32."""
     return _create(Ego4oStudent, "ego4o-student-tiny", {**TINY, **overrides})
 
 
-@register_model(role="student", streaming=True, teacher="head2body")
-def head2body_student_tiny(**overrides: Any) -> Head2BodyStudent:
-    """head2body-student with a GRU 1 x 32."""
-    return _create(Head2BodyStudent, "head2body-student-tiny", {**TINY, **overrides})
-
-
-@register_model(role="student", streaming=True, teacher="same")
+@register_model(role="student", scale="tiny", streaming=True, teacher="same")
 def same_student_tiny(**overrides: Any) -> SameStudent:
     """same-student with a GRU 1 x 32."""
     return _create(SameStudent, "same-student-tiny", {**TINY, **overrides})
 
 
-@register_model(role="student", streaming=True, teacher="motiongrpo")
+@register_model(role="student", scale="tiny", streaming=True, teacher="head2body")
+def head2body_student_tiny(**overrides: Any) -> Head2BodyStudent:
+    """head2body-student with a GRU 1 x 32."""
+    return _create(Head2BodyStudent, "head2body-student-tiny", {**TINY, **overrides})
+
+
+@register_model(role="student", scale="tiny", streaming=True, teacher="motiongrpo")
 def motiongrpo_student_tiny(**overrides: Any) -> MotionGRPOStudent:
     """motiongrpo-student with a GRU 1 x 32."""
     return _create(MotionGRPOStudent, "motiongrpo-student-tiny", {**TINY, **overrides})

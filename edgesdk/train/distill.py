@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from edgesdk.data.windows import WindowConfig, WindowDataset
 from edgesdk.errors import EdgeSDKError
-from edgesdk.models import list_models, model_family
+from edgesdk.models import list_models
 from edgesdk.models.base import MotionModel
 from edgesdk.models.limits import checked_model
 from edgesdk.models.students_core import StreamingStudent
@@ -87,7 +87,7 @@ class DistillConfig:
 
 def students() -> list[str]:
     """The registered student names."""
-    return [n for n in list_models() if model_family(n) == "students"]
+    return list_models(role="student")
 
 
 class _DistillLoss(nn.Module):

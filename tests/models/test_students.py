@@ -16,12 +16,12 @@ import edgesdk.models.students as students_module
 import edgesdk.models.students_core as core_module
 from edgesdk.bench.cost import count_flops, model_cost
 from edgesdk.body.rotations import axis_angle_to_matrix, matrix_to_6d, rot6d_to_matrix
-from edgesdk.models import create_model, list_models
+from edgesdk.models import create_model, list_models, teacher_student_pairs
 from edgesdk.models.base import resolve_dim
 from edgesdk.models.students_core import StreamingStudent
 from tests.models.conftest import make_batch
 
-STUDENTS = ["ego4o-student", "head2body-student", "same-student", "motiongrpo-student"]
+STUDENTS = [p.student for p in teacher_student_pairs()]
 T = 16
 HR = 8
 
