@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +43,9 @@ from edgesdk.models.limits import checked_model
 from edgesdk.models.students_core import StreamingStudent
 from edgesdk.models.text import default_text_encoder
 from edgesdk.train import checkpoint
+from edgesdk.train.config import DistillConfig, TrainConfig
 from edgesdk.train.data import TrainData, input_names, load_train_data, window_config_for
 from edgesdk.train.trainer import (
-    TrainConfig,
     check_max_batches,
     evaluate_loss,
     rebuilt_after_prepare,
@@ -58,31 +57,6 @@ STAGE = "main"  # a student's one training stage
 TEACHER_TARGETS = ("R_world_joint_6d", "pos_rel_m", "contact")
 # Batch keys a privileged teacher reads instead of the student's (``WindowConfig.privileged``).
 PRIVILEGED_INPUTS = ("imu", "head", "head_imu_hr")
-
-
-@dataclass(frozen=True)
-class DistillConfig:
-    """Everything a distillation run depends on; saved in the checkpoint's ``config.json``."""
-
-    teacher: str  # teacher checkpoint folder
-    student: str  # registered student name, e.g. "same-student"
-    data: str
-    out: str
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 1e-3
-    alpha: float = 0.5  # weight of the teacher's targets; 0: ground truth only (the control)
-    weight_decay: float = 1e-4
-    grad_clip: float = 1.0
-    seed: int = 0
-    limit: int | None = None
-    resume: bool = False
-    overrides: dict[str, Any] = field(default_factory=dict)  # student config fields
-    max_batches: int | None = None  # at most this many batches per epoch (brief runs)
-    progress: bool = True
-    devices: str = "realistic"  # the windows' inputs, as TrainConfig
-    head: str = "slam"
-    privileged: bool = False  # the teacher reads clean inputs and the true description
 
 
 def students() -> list[str]:

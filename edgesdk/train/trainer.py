@@ -18,7 +18,6 @@ import itertools
 import math
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from edgesdk.models.base import MotionModel
 from edgesdk.models.limits import checked_model
 from edgesdk.models.text import default_text_encoder
 from edgesdk.train import checkpoint
+from edgesdk.train.config import TrainConfig
 from edgesdk.train.data import (
     TrainData,
     input_names,
@@ -43,32 +43,6 @@ from edgesdk.train.data import (
     make_loader,
     window_config_for,
 )
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything a training run depends on; saved in the checkpoint's ``config.json``."""
-
-    model: str
-    data: str
-    out: str
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    grad_clip: float = 1.0
-    seed: int = 0
-    limit: int | None = None
-    resume: bool = False
-    overrides: dict[str, Any] = field(default_factory=dict)
-    stage_epochs: dict[str, int] = field(default_factory=dict)  # per-stage override of epochs
-    max_batches: int | None = None  # at most this many batches per epoch (brief runs)
-    progress: bool = True
-    # What the windows' inputs look like (edgesdk.data.device_model): real devices through
-    # the runtime, glasses' SLAM head trajectory; "clean" / "mocap" for ideal inputs.
-    devices: str = "realistic"
-    head: str = "slam"
-    oversample: dict[str, int] = field(default_factory=dict)  # source folder -> repeats
 
 
 class _LossModule(nn.Module):
