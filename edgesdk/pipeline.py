@@ -183,9 +183,13 @@ def run_pipeline(
     stage("bench")
     bench_json = out_dir / "bench.json"
     stages["bench"] = _bench(
-        [(students[f], plan[f]) for f in students], out_dir, data_dir, bench_windows, bench_json,
+        [(students[f], plan[f]) for f in students],
+        out_dir,
+        data_dir,
+        bench_windows,
+        bench_json,
         progress,
-    )  # fmt: skip
+    )
 
     stage("report")
     from edgesdk.bench.report import report
@@ -216,10 +220,16 @@ class _Brief:
     def train(self, model: str, out: Path, steps: int) -> tuple[Path, int]:
         epochs, per_epoch = self.epochs(steps)
         cfg = TrainConfig(
-            model=model, data=str(self.data_dir), out=str(out), epochs=epochs,
-            batch_size=_BATCH, limit=self.limit, seed=self.seed, max_batches=per_epoch,
+            model=model,
+            data=str(self.data_dir),
+            out=str(out),
+            epochs=epochs,
+            batch_size=_BATCH,
+            limit=self.limit,
+            seed=self.seed,
+            max_batches=per_epoch,
             progress=self.progress,
-        )  # fmt: skip
+        )
         return train(cfg), epochs
 
     def distill(self, teacher: Path, student: str, out: Path, steps: int) -> Path:
@@ -227,10 +237,17 @@ class _Brief:
 
         epochs, per_epoch = self.epochs(steps)
         cfg = DistillConfig(
-            teacher=str(teacher), student=student, data=str(self.data_dir), out=str(out),
-            epochs=epochs, batch_size=_BATCH, limit=self.limit, seed=self.seed,
-            max_batches=per_epoch, progress=self.progress,
-        )  # fmt: skip
+            teacher=str(teacher),
+            student=student,
+            data=str(self.data_dir),
+            out=str(out),
+            epochs=epochs,
+            batch_size=_BATCH,
+            limit=self.limit,
+            seed=self.seed,
+            max_batches=per_epoch,
+            progress=self.progress,
+        )
         return distill(cfg)
 
 

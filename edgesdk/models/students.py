@@ -73,24 +73,42 @@ _SLOT_ONEHOT = torch.eye(NUM_SLOTS)
 
 def _imu_inputs() -> tuple[TensorSpec, ...]:
     return (
-        TensorSpec("imu", ("batch", "time", NUM_SLOTS, 9), units="m/s^2, 6D",
-                   description="acc_world_mps2 (3, no gravity) + R_world_sensor 6D (6) per slot "
-                   f"({', '.join(SLOTS)}); zeros where absent"),
-        TensorSpec("mask", ("batch", "time", NUM_SLOTS), description="1 where the slot's "
-                   "device is present (devices may come and go in any frame)"),
-    )  # fmt: skip
+        TensorSpec(
+            "imu",
+            ("batch", "time", NUM_SLOTS, 9),
+            units="m/s^2, 6D",
+            description="acc_world_mps2 (3, no gravity) + R_world_sensor 6D (6) per slot "
+            f"({', '.join(SLOTS)}); zeros where absent",
+        ),
+        TensorSpec(
+            "mask",
+            ("batch", "time", NUM_SLOTS),
+            description="1 where the slot's "
+            "device is present (devices may come and go in any frame)",
+        ),
+    )
 
 
 _HEAD_INPUT = TensorSpec(
-    "head", ("batch", "time", 9), units="m, 6D",
+    "head",
+    ("batch", "time", 9),
+    units="m, 6D",
     description="head 6DoF pose every frame: position (world, floor at y = 0) + R_world_head 6D",
-)  # fmt: skip
+)
 _OUTPUTS = (
-    TensorSpec("R_world_joint_6d", ("batch", "time", NUM_JOINTS, 6), units="6D",
-               description="global joint rotations, world frame"),
-    TensorSpec("pos_rel_m", ("batch", "time", NUM_JOINTS, 3), units="m",
-               description="joint positions minus the pelvis, world orientation"),
-)  # fmt: skip
+    TensorSpec(
+        "R_world_joint_6d",
+        ("batch", "time", NUM_JOINTS, 6),
+        units="6D",
+        description="global joint rotations, world frame",
+    ),
+    TensorSpec(
+        "pos_rel_m",
+        ("batch", "time", NUM_JOINTS, 3),
+        units="m",
+        description="joint positions minus the pelvis, world orientation",
+    ),
+)
 
 
 def _notes(c: StudentConfig, inputs: str, frame: str) -> str:
@@ -129,17 +147,26 @@ class Ego4oStudent(StreamingStudent):
         self.spec = ModelSpec(
             inputs=(
                 *_imu_inputs(),
-                TensorSpec("text_emb", ("batch", c.text_dim),
-                           description="all-MiniLM-L6-v2 embedding of a motion description; "
-                           "zeros with text_mask 0 when there is none"),
+                TensorSpec(
+                    "text_emb",
+                    ("batch", c.text_dim),
+                    description="all-MiniLM-L6-v2 embedding of a motion description; "
+                    "zeros with text_mask 0 when there is none",
+                ),
                 TensorSpec("text_mask", ("batch",), description="1 where text_emb is given"),
             ),
-            outputs=_OUTPUTS, fps=c.fps, window=c.window, streaming=True,
+            outputs=_OUTPUTS,
+            fps=c.fps,
+            window=c.window,
+            streaming=True,
             state=self.state_specs(),
-            notes=_notes(c, f"5 IMU slots at {c.fps:g} Hz + mask, optional text embedding",
-                         "per frame, the heading of the first present slot in the order "
-                         + ", ".join(REFERENCE_ORDER)),
-        )  # fmt: skip
+            notes=_notes(
+                c,
+                f"5 IMU slots at {c.fps:g} Hz + mask, optional text embedding",
+                "per frame, the heading of the first present slot in the order "
+                + ", ".join(REFERENCE_ORDER),
+            ),
+        )
 
     def inputs(self, batch: dict[str, Any]) -> tuple[Tensor, ...]:
         imu: Tensor = batch["imu"]
@@ -215,19 +242,29 @@ class Head2BodyStudent(StreamingStudent):
         rate = c.fps * c.hr_factor
         self.spec = ModelSpec(
             inputs=(
-                TensorSpec("head_imu_hr", ("batch", f"{c.hr_factor}*time", HEAD_IMU_CHANNELS),
-                           units="m/s^2, rad/s, 6D",
-                           description=f"head IMU at {rate:g} Hz ({c.hr_factor} samples per "
-                           "frame, sample 8t at frame t): acc_world_mps2 (3), gyro_rads (3, "
-                           "sensor frame), R_world_sensor 6D (6)"),
+                TensorSpec(
+                    "head_imu_hr",
+                    ("batch", f"{c.hr_factor}*time", HEAD_IMU_CHANNELS),
+                    units="m/s^2, rad/s, 6D",
+                    description=f"head IMU at {rate:g} Hz ({c.hr_factor} samples per "
+                    "frame, sample 8t at frame t): acc_world_mps2 (3), gyro_rads (3, "
+                    "sensor frame), R_world_sensor 6D (6)",
+                ),
             ),
-            outputs=_OUTPUTS, fps=c.fps, window=c.window, slots=("head",), streaming=True,
+            outputs=_OUTPUTS,
+            fps=c.fps,
+            window=c.window,
+            slots=("head",),
+            streaming=True,
             state=self.state_specs(),
-            notes=_notes(c, f"head IMU at {rate:g} Hz; frame t reads samples "
-                         f"{c.hr_factor}t .. {c.hr_factor}t+{c.hr_factor - 1} flattened "
-                         f"({c.hr_factor * HEAD_IMU_CHANNELS} values)",
-                         "the head IMU's heading at the frame's first sample"),
-        )  # fmt: skip
+            notes=_notes(
+                c,
+                f"head IMU at {rate:g} Hz; frame t reads samples "
+                f"{c.hr_factor}t .. {c.hr_factor}t+{c.hr_factor - 1} flattened "
+                f"({c.hr_factor * HEAD_IMU_CHANNELS} values)",
+                "the head IMU's heading at the frame's first sample",
+            ),
+        )
 
     def inputs(self, batch: dict[str, Any]) -> tuple[Tensor, ...]:
         """``head_imu_hr``, zeroed where the head device is absent (as Head2Body reads it)."""
@@ -266,11 +303,19 @@ class SameStudent(StreamingStudent):
         c = config
         self.spec = ModelSpec(
             inputs=(*_imu_inputs(), _HEAD_INPUT),
-            outputs=_OUTPUTS, fps=c.fps, window=c.window, required_slots=("head",),
-            streaming=True, state=self.state_specs(),
-            notes=_notes(c, f"5 IMU slots at {c.fps:g} Hz + mask + the head 6DoF pose (every "
-                         "frame; the head IMU slot may be absent)", "the head's heading"),
-        )  # fmt: skip
+            outputs=_OUTPUTS,
+            fps=c.fps,
+            window=c.window,
+            required_slots=("head",),
+            streaming=True,
+            state=self.state_specs(),
+            notes=_notes(
+                c,
+                f"5 IMU slots at {c.fps:g} Hz + mask + the head 6DoF pose (every "
+                "frame; the head IMU slot may be absent)",
+                "the head's heading",
+            ),
+        )
 
     def inputs(self, batch: dict[str, Any]) -> tuple[Tensor, ...]:
         return batch["imu"], batch["mask"], batch["head"]
@@ -302,10 +347,15 @@ class MotionGRPOStudent(StreamingStudent):
         super().__init__(config, HEAD_FEATURES)
         c = config
         self.spec = ModelSpec(
-            inputs=(_HEAD_INPUT,), outputs=_OUTPUTS, fps=c.fps, window=c.window,
-            slots=("head",), streaming=True, state=self.state_specs(),
+            inputs=(_HEAD_INPUT,),
+            outputs=_OUTPUTS,
+            fps=c.fps,
+            window=c.window,
+            slots=("head",),
+            streaming=True,
+            state=self.state_specs(),
             notes=_notes(c, f"the head 6DoF pose at {c.fps:g} Hz", "the head's heading"),
-        )  # fmt: skip
+        )
 
     def inputs(self, batch: dict[str, Any]) -> tuple[Tensor, ...]:
         return (batch["head"],)

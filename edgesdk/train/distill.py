@@ -174,11 +174,19 @@ def distill(config: DistillConfig) -> Path:
 
     # The trainer's epoch loop (progress bar, gradient clipping) on the distillation loss.
     loop = TrainConfig(
-        model=config.student, data=config.data, out=config.out, epochs=config.epochs,
-        batch_size=config.batch_size, lr=config.lr, weight_decay=config.weight_decay,
-        grad_clip=config.grad_clip, seed=config.seed, limit=config.limit,
-        max_batches=config.max_batches, progress=config.progress,
-    )  # fmt: skip
+        model=config.student,
+        data=config.data,
+        out=config.out,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        grad_clip=config.grad_clip,
+        seed=config.seed,
+        limit=config.limit,
+        max_batches=config.max_batches,
+        progress=config.progress,
+    )
     loss_module = _DistillLoss(student, teacher, config.alpha, config.privileged)
     history: list[dict[str, Any]] = list(state["history"]) if state else []
     done = {h["epoch"] for h in history}
