@@ -234,38 +234,30 @@ class _Brief:
         epochs = min(200, max(1, math.ceil(steps / self.batches)))
         return epochs, max(1, min(self.batches, math.ceil(steps / epochs)))
 
-    def train(self, model: str, out: Path, steps: int) -> tuple[Path, int]:
+    def config_fields(self, out: Path, steps: int) -> dict[str, Any]:
+        """The ``RunConfig`` fields of a brief run into ``out`` of about ``steps`` steps."""
         epochs, per_epoch = self.epochs(steps)
-        cfg = TrainConfig(
-            model=model,
-            data=str(self.data_dir),
-            out=str(out),
-            epochs=epochs,
-            batch_size=_BATCH,
-            limit=self.limit,
-            seed=self.seed,
-            max_batches=per_epoch,
-            progress=self.progress,
-        )
-        return train(cfg), epochs
+        return {
+            "data": str(self.data_dir),
+            "out": str(out),
+            "epochs": epochs,
+            "batch_size": _BATCH,
+            "limit": self.limit,
+            "seed": self.seed,
+            "max_batches": per_epoch,
+            "progress": self.progress,
+        }
+
+    def train(self, model: str, out: Path, steps: int) -> tuple[Path, int]:
+        run = self.config_fields(out, steps)
+        return train(TrainConfig(model=model, **run)), run["epochs"]
 
     def distill(self, teacher: Path, student: str, out: Path, steps: int) -> Path:
         from edgesdk.train.distill import DistillConfig, distill
 
-        epochs, per_epoch = self.epochs(steps)
-        cfg = DistillConfig(
-            teacher=str(teacher),
-            student=student,
-            data=str(self.data_dir),
-            out=str(out),
-            epochs=epochs,
-            batch_size=_BATCH,
-            limit=self.limit,
-            seed=self.seed,
-            max_batches=per_epoch,
-            progress=self.progress,
+        return distill(
+            DistillConfig(teacher=str(teacher), student=student, **self.config_fields(out, steps))
         )
-        return distill(cfg)
 
 
 def _trained(ckpt: Path) -> dict[str, Any]:

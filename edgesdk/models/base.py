@@ -136,13 +136,14 @@ class MotionModel(nn.Module, abc.ABC):
         to the exported graph). Default: the batch's tensors named as ``spec.inputs``, zeros
         (absent) for one the batch lacks."""
         time = int(batch["pos_m"].shape[1])
-        out = []
-        for t in self.spec.inputs:
+
+        def tensor(t: TensorSpec) -> Tensor:
             x = batch.get(t.name)
-            if not isinstance(x, Tensor):
-                x = torch.zeros([resolve_dim(d, 1, time) for d in t.shape])
-            out.append(x.float())
-        return tuple(out)
+            if isinstance(x, Tensor):
+                return x.float()
+            return torch.zeros([resolve_dim(d, 1, time) for d in t.shape])
+
+        return tuple(tensor(t) for t in self.spec.inputs)
 
     def step_module(self) -> nn.Module:
         """The module a streaming model (``spec.streaming``) exports: one frame and the state

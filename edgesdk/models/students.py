@@ -42,9 +42,8 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor
 
-from edgesdk.body.skeleton import NUM_JOINTS
 from edgesdk.data.slots import SLOTS
-from edgesdk.models.base import ModelSpec, TensorSpec
+from edgesdk.models.base import ModelSpec, TensorSpec, pose_outputs
 from edgesdk.models.registry import build_config, register_model
 from edgesdk.models.students_core import (
     ACC_SCALE,
@@ -95,20 +94,7 @@ _HEAD_INPUT = TensorSpec(
     units="m, 6D",
     description="head 6DoF pose every frame: position (world, floor at y = 0) + R_world_head 6D",
 )
-_OUTPUTS = (
-    TensorSpec(
-        "R_world_joint_6d",
-        ("batch", "time", NUM_JOINTS, 6),
-        units="6D",
-        description="global joint rotations, world frame",
-    ),
-    TensorSpec(
-        "pos_rel_m",
-        ("batch", "time", NUM_JOINTS, 3),
-        units="m",
-        description="joint positions minus the pelvis, world orientation",
-    ),
-)
+_OUTPUTS = pose_outputs()
 
 
 def _notes(c: StudentConfig, inputs: str, frame: str) -> str:

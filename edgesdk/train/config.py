@@ -169,6 +169,11 @@ class RunConfig:
     )
 
 
+def run_fields(config: RunConfig) -> dict[str, Any]:
+    """The ``RunConfig`` fields of a train or distill config, to build the other kind."""
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(RunConfig)}
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig(RunConfig):
     """Everything a training run depends on; saved in the checkpoint's ``config.json``."""

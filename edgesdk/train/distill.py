@@ -43,7 +43,7 @@ from edgesdk.models.limits import checked_model
 from edgesdk.models.students_core import StreamingStudent
 from edgesdk.models.text import default_text_encoder
 from edgesdk.train import checkpoint
-from edgesdk.train.config import DistillConfig, TrainConfig
+from edgesdk.train.config import DistillConfig, TrainConfig, run_fields
 from edgesdk.train.data import TrainData, input_names, load_train_data, window_config_for
 from edgesdk.train.trainer import (
     check_max_batches,
@@ -173,20 +173,7 @@ def distill(config: DistillConfig) -> Path:
         checkpoint.restore_optimizer(opt, state, out)
 
     # The trainer's epoch loop (progress bar, gradient clipping) on the distillation loss.
-    loop = TrainConfig(
-        model=config.student,
-        data=config.data,
-        out=config.out,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        weight_decay=config.weight_decay,
-        grad_clip=config.grad_clip,
-        seed=config.seed,
-        limit=config.limit,
-        max_batches=config.max_batches,
-        progress=config.progress,
-    )
+    loop = TrainConfig(model=config.student, **run_fields(config))
     loss_module = _DistillLoss(student, teacher, config.alpha, config.privileged)
     history: list[dict[str, Any]] = list(state["history"]) if state else []
     done = {h["epoch"] for h in history}
