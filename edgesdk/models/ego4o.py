@@ -216,6 +216,7 @@ class Ego4oModel(MotionModel):
     Example:
         >>> model = ego4o_small()
         >>> model.prepare(["active walk", "basketball - forward dribble"])
+        True
         >>> model.vocabulary[:3]
         ['-', 'active', 'basketball']
         >>> batch = {"imu": torch.zeros(1, 8, 5, 9), "mask": torch.ones(1, 8, 5)}  # no text
