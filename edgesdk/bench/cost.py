@@ -139,8 +139,8 @@ def model_cost(model: nn.Module, time_runs: int = 10, threads: int = 1) -> dict[
         "cpu_ms_per_s": timing["median_ms"] / window_s,
         "cpu_threads": threads,
     }
-    parts = getattr(model, "submodules_for_cost", None)
-    if callable(parts):
+    parts = model.submodules_for_cost(seconds=1.0)
+    if parts:
         out["parts_per_1s"] = {
             name: {
                 "gflops": count_flops(module, part_inputs) / 1e9,
@@ -148,7 +148,7 @@ def model_cost(model: nn.Module, time_runs: int = 10, threads: int = 1) -> dict[
                     module, part_inputs, runs=max(3, time_runs // 2), threads=threads
                 )["median_ms"],
             }
-            for name, (module, part_inputs) in parts(seconds=1.0).items()
+            for name, (module, part_inputs) in parts.items()
         }
     return out
 

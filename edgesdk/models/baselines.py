@@ -147,21 +147,21 @@ def _create_mlp(variant: str, defaults: dict[str, Any], overrides: dict[str, Any
     return MLPBaseline(config)
 
 
-@register_model(role="baseline", streaming=False)
+@register_model(role="baseline", streaming=False, teacher="ego4o")
 def mlp_baseline(**overrides: Any) -> MLPBaseline:
     return _create_mlp("mlp-baseline", {}, overrides)
 
 
-@register_model(role="baseline", streaming=False)
+@register_model(role="baseline", streaming=False, teacher="head2body")
 def mlp_baseline_head(**overrides: Any) -> MLPBaseline:
     return _create_mlp("mlp-baseline-head", {"inputs": "head_imu_hr"}, overrides)
 
 
-@register_model(role="baseline", streaming=False)
+@register_model(role="baseline", streaming=False, teacher="same")
 def mlp_baseline_same(**overrides: Any) -> MLPBaseline:
     return _create_mlp("mlp-baseline-same", {"inputs": "imu_head"}, overrides)
 
 
-@register_model(role="baseline", streaming=False)
+@register_model(role="baseline", streaming=False, teacher="motiongrpo")
 def mlp_baseline_headpose(**overrides: Any) -> MLPBaseline:
     return _create_mlp("mlp-baseline-headpose", {"inputs": "head"}, overrides)

@@ -48,56 +48,23 @@ from edgesdk.models.base import (
     pose_outputs,
     target_positions_rel,
 )
-from edgesdk.models.conformer import (
-    Conformer,
-    ConvFeatureExtractor,
-    FeedForward,
-    MultiHeadAttention,
-    RandomProjectionQuantizer,
-    span_mask,
-)
-from edgesdk.models.head2body_vq import (  # noqa: F401  (re-exported: MotionGRPO, students)
-    POSE_FEATURES,
+from edgesdk.models.head2body_vq import (
     ROT_FEATURES,
-    EMAQuantizer,
     PoseVQVAE,
-    ResConv1d,
     features_to_pose,
     pose_to_features,
 )
+from edgesdk.models.layers.conformer import (
+    Conformer,
+    ConvFeatureExtractor,
+    RandomProjectionQuantizer,
+    span_mask,
+)
+from edgesdk.models.layers.transformer import TransformerLayer, sinusoidal_positions
 from edgesdk.models.registry import build_config, register_model
 
 HEAD_IMU_CHANNELS = 12  # acc_world_mps2 (3), gyro_rads (3), R_world_sensor 6D (6)
 # ----------------------------------------------------------------------------- token transformer
-
-
-def sinusoidal_positions(length: int, dim: int, like: Tensor) -> Tensor:
-    """``[length, dim]`` fixed sine/cosine positions (Vaswani et al.), interleaved."""
-    pos = torch.arange(length, device=like.device, dtype=like.dtype)[:, None]
-    freq = torch.exp(
-        torch.arange(0, dim, 2, device=like.device, dtype=like.dtype) * (-math.log(1e4) / dim)
-    )
-    return torch.stack([torch.sin(pos * freq), torch.cos(pos * freq)], -1).flatten(-2)
-
-
-class TransformerLayer(nn.Module):
-    """Pre-norm layer: self-attention (causal for the decoder), cross-attention to the
-    encoder's output when ``cross``, feed-forward."""
-
-    def __init__(self, dim: int, heads: int, dropout: float, cross: bool) -> None:
-        super().__init__()
-        self.self_norm = nn.LayerNorm(dim)
-        self.self_attn = MultiHeadAttention(dim, heads, dropout)
-        self.cross_norm = nn.LayerNorm(dim) if cross else None
-        self.cross_attn = MultiHeadAttention(dim, heads, dropout) if cross else None
-        self.ff = FeedForward(dim, dropout=dropout, act="gelu")
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, x: Tensor, memory: Tensor | None = None, causal: bool = False) -> Tensor:
-        x = x + self.drop(self.self_attn(self.self_norm(x), causal=causal))
-        if self.cross_attn is not None and self.cross_norm is not None:
-            x = x + self.drop(self.cross_attn(self.cross_norm(x), context=memory))
-        return x + self.ff(x)
 
 
 class TokenTransformer(nn.Module):

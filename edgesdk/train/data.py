@@ -36,7 +36,7 @@ from edgesdk.train.checkpoint import fingerprint_files
 from edgesdk.train.clip_cache import CacheError, read_cache, warn_rebuild, write_cache
 
 FPS = 30.0
-_CACHE_VERSION = 1  # part of the data fingerprint; the file format is versioned in clip_cache
+CACHE_VERSION = 1  # part of the data fingerprint; the file format is versioned in clip_cache
 # The importer's sources: a change in any of them invalidates cached clips.
 _IMPORTER_FILES = (
     "bvh.py",
@@ -106,7 +106,7 @@ def load_clips_cached(
     if limit is not None:
         files = files[:limit]
     identity = [*files, *skeleton_files(files)]  # the same list as before for BVH-only folders
-    fingerprint = fingerprint_files(identity, {"fps": FPS, "cache_version": _CACHE_VERSION})
+    fingerprint = fingerprint_files(identity, {"fps": FPS, "cache_version": CACHE_VERSION})
     path = cache_dir() / f"clips-{fingerprint[:16]}-{_importer_version()}.npz"
     if path.is_file():
         try:
