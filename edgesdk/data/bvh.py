@@ -32,6 +32,7 @@ from edgesdk.data.clip import Clip
 from edgesdk.data.resample import resample
 from edgesdk.data.retarget import TO_Y_UP, Retargeted, retarget
 from edgesdk.errors import EdgeSDKError
+from edgesdk.reading import read_text
 
 _POS_CHANNELS = ("xposition", "yposition", "zposition")
 _ROT_CHANNELS = ("xrotation", "yrotation", "zrotation")
@@ -168,10 +169,7 @@ def read_bvh(path: str | Path) -> BvhMotion:
     """
     path = Path(path)
     where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise EdgeSDKError(f"{where}: cannot read the file ({exc.strerror or exc})") from None
+    text = read_text(path)
     motion_match = _MOTION_RE.search(text)
     if motion_match is None:
         if "HIERARCHY" not in text:

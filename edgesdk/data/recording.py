@@ -52,6 +52,7 @@ from edgesdk.data.mounts import GRAVITY_MPS2, slot_mount
 from edgesdk.data.takes import DeviceStream, HeadPose, Take
 from edgesdk.errors import EdgeSDKError
 from edgesdk.io import temp_prefix
+from edgesdk.reading import read_lines
 
 FORMAT = "edgesdk-take"
 FORMAT_VERSION = 1
@@ -378,12 +379,7 @@ def _read_csv(
     path: Path, headers: tuple[tuple[str, ...], ...]
 ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
     """``(columns, t_ns int64 [N], values float64 [N, C-1])`` with every problem named."""
-    if not path.is_file():
-        raise EdgeSDKError(f"{path}: missing")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise EdgeSDKError(f"{path}: not a text file ({exc})") from exc
+    lines = read_lines(path)
     header = tuple(c.strip() for c in lines[0].split(",")) if lines else ()
     if header not in headers:
         expected = " or ".join(",".join(h) for h in headers)
