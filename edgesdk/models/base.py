@@ -42,6 +42,49 @@ class TensorSpec:
     description: str = ""
 
 
+HEAD_IMU_CHANNELS = 12  # acc_world_mps2 (3), gyro_rads (3, sensor frame), R_world_sensor 6D
+
+
+def slot_imu_inputs(acc: str, note: str, mask: str) -> tuple[TensorSpec, TensorSpec]:
+    """The window batch's IMU slots ``[B, T, 5, 9]`` and their presence mask ``[B, T, 5]``:
+    ``acc`` says what the acceleration channels hold, ``note`` ends the IMU's description and
+    ``mask`` is the mask's (each family words what it reads)."""
+    return (
+        TensorSpec(
+            "imu",
+            ("batch", "time", len(SLOTS), 9),
+            units="m/s^2, 6D",
+            description=f"acc_world_mps2 ({acc}) + R_world_sensor 6D (6) per slot "
+            f"({', '.join(SLOTS)}); zeros where absent{note}",
+        ),
+        TensorSpec("mask", ("batch", "time", len(SLOTS)), description=mask),
+    )
+
+
+def text_inputs(dim: int, note: str = "") -> tuple[TensorSpec, TensorSpec]:
+    """A motion description's sentence embedding ``[B, dim]`` and its presence ``[B]``."""
+    return (
+        TensorSpec(
+            "text_emb",
+            ("batch", dim),
+            description=f"all-MiniLM-L6-v2 embedding of a motion description{note}",
+        ),
+        TensorSpec("text_mask", ("batch",), description="1 where text_emb is given"),
+    )
+
+
+def head_imu_hr_input(hr_factor: int, rate: str) -> TensorSpec:
+    """The head IMU at ``hr_factor`` samples per frame ``[B, k*T, 12]``; ``rate`` words its
+    sample rate."""
+    return TensorSpec(
+        "head_imu_hr",
+        ("batch", f"{hr_factor}*time", HEAD_IMU_CHANNELS),
+        units="m/s^2, rad/s, 6D",
+        description=f"head IMU at {rate}: acc_world_mps2 (3), gyro_rads (3, sensor frame), "
+        "R_world_sensor 6D (6)",
+    )
+
+
 def pose_outputs() -> tuple[TensorSpec, ...]:
     """The two pose outputs every window model declares: joint rotations and positions."""
     return (

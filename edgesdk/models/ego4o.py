@@ -49,7 +49,7 @@ from edgesdk.body.rotations import rot6d_to_matrix
 from edgesdk.data.mounts import DEFAULT_KIND, slot_mount
 from edgesdk.data.slots import SLOTS
 from edgesdk.errors import EdgeSDKError
-from edgesdk.models.base import ModelSpec, MotionModel, TensorSpec
+from edgesdk.models.base import ModelSpec, MotionModel, TensorSpec, text_inputs
 from edgesdk.models.ego4o_parts import (
     PAD,
     SPECIAL_TOKENS,
@@ -146,12 +146,7 @@ def _spec(config: Ego4oConfig) -> ModelSpec:
                 "slot (head, left/right wrist, left/right pocket); zeros where absent",
             ),
             TensorSpec("mask", ("batch", "time", 5), description="1 where the slot is present"),
-            TensorSpec(
-                "text_emb",
-                ("batch", config.text_dim),
-                description="all-MiniLM-L6-v2 embedding of a motion description",
-            ),
-            TensorSpec("text_mask", ("batch",), description="1 where text_emb is given"),
+            *text_inputs(config.text_dim),
             TensorSpec(
                 "image_feat",
                 ("batch", config.image_dim),

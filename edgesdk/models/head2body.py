@@ -42,9 +42,10 @@ from edgesdk.body.heading import heading_rotation
 from edgesdk.body.rotations import rot6d_to_matrix
 from edgesdk.errors import EdgeSDKError
 from edgesdk.models.base import (
+    HEAD_IMU_CHANNELS,
     ModelSpec,
     MotionModel,
-    TensorSpec,
+    head_imu_hr_input,
     pose_outputs,
     target_positions_rel,
 )
@@ -63,7 +64,6 @@ from edgesdk.models.layers.conformer import (
 from edgesdk.models.layers.transformer import TransformerLayer, sinusoidal_positions
 from edgesdk.models.registry import build_config, register_model
 
-HEAD_IMU_CHANNELS = 12  # acc_world_mps2 (3), gyro_rads (3), R_world_sensor 6D (6)
 # ----------------------------------------------------------------------------- token transformer
 
 
@@ -308,15 +308,7 @@ class Head2Body(MotionModel):
             )
             self.rq_head = nn.Linear(c.enc_dim, c.rq_codes)
         self.spec = ModelSpec(
-            inputs=(
-                TensorSpec(
-                    "head_imu_hr",
-                    ("batch", f"{c.hr_factor}*time", HEAD_IMU_CHANNELS),
-                    units="m/s^2, rad/s, 6D",
-                    description=f"head IMU at {c.hr_factor}x fps: acc_world_mps2 (3), "
-                    "gyro_rads (3, sensor frame), R_world_sensor 6D (6)",
-                ),
-            ),
+            inputs=(head_imu_hr_input(c.hr_factor, f"{c.hr_factor}x fps"),),
             outputs=pose_outputs(),
             fps=c.fps,
             window=c.window,

@@ -43,7 +43,15 @@ import torch
 from torch import Tensor
 
 from edgesdk.data.slots import SLOTS
-from edgesdk.models.base import ModelSpec, TensorSpec, pose_outputs
+from edgesdk.models.base import (
+    HEAD_IMU_CHANNELS,
+    ModelSpec,
+    TensorSpec,
+    head_imu_hr_input,
+    pose_outputs,
+    slot_imu_inputs,
+    text_inputs,
+)
 from edgesdk.models.registry import build_config, register_model
 from edgesdk.models.students_core import (
     ACC_SCALE,
@@ -60,7 +68,6 @@ from edgesdk.models.students_core import (
 )
 
 NUM_SLOTS = len(SLOTS)
-HEAD_IMU_CHANNELS = 12  # acc_world_mps2 (3), gyro_rads (3, sensor frame), R_world_sensor 6D
 # Slots in the order their heading is taken as the yaw frame (the first one present).
 REFERENCE_ORDER = ("head", "left_pocket", "right_pocket", "left_wrist", "right_wrist")
 _REF_INDEX = [SLOTS.index(s) for s in REFERENCE_ORDER]
@@ -70,22 +77,11 @@ _SLOT_ONEHOT = torch.eye(NUM_SLOTS)
 # ----------------------------------------------------------------------------- spec pieces
 
 
-def _imu_inputs() -> tuple[TensorSpec, ...]:
-    return (
-        TensorSpec(
-            "imu",
-            ("batch", "time", NUM_SLOTS, 9),
-            units="m/s^2, 6D",
-            description="acc_world_mps2 (3, no gravity) + R_world_sensor 6D (6) per slot "
-            f"({', '.join(SLOTS)}); zeros where absent",
-        ),
-        TensorSpec(
-            "mask",
-            ("batch", "time", NUM_SLOTS),
-            description="1 where the slot's "
-            "device is present (devices may come and go in any frame)",
-        ),
-    )
+_IMU_INPUTS = slot_imu_inputs(
+    "3, no gravity",
+    "",
+    "1 where the slot's device is present (devices may come and go in any frame)",
+)
 
 
 _HEAD_INPUT = TensorSpec(
@@ -132,14 +128,8 @@ class Ego4oStudent(StreamingStudent):
         c = config
         self.spec = ModelSpec(
             inputs=(
-                *_imu_inputs(),
-                TensorSpec(
-                    "text_emb",
-                    ("batch", c.text_dim),
-                    description="all-MiniLM-L6-v2 embedding of a motion description; "
-                    "zeros with text_mask 0 when there is none",
-                ),
-                TensorSpec("text_mask", ("batch",), description="1 where text_emb is given"),
+                *_IMU_INPUTS,
+                *text_inputs(c.text_dim, "; zeros with text_mask 0 when there is none"),
             ),
             outputs=_OUTPUTS,
             fps=c.fps,
@@ -228,13 +218,9 @@ class Head2BodyStudent(StreamingStudent):
         rate = c.fps * c.hr_factor
         self.spec = ModelSpec(
             inputs=(
-                TensorSpec(
-                    "head_imu_hr",
-                    ("batch", f"{c.hr_factor}*time", HEAD_IMU_CHANNELS),
-                    units="m/s^2, rad/s, 6D",
-                    description=f"head IMU at {rate:g} Hz ({c.hr_factor} samples per "
-                    "frame, sample 8t at frame t): acc_world_mps2 (3), gyro_rads (3, "
-                    "sensor frame), R_world_sensor 6D (6)",
+                head_imu_hr_input(
+                    c.hr_factor,
+                    f"{rate:g} Hz ({c.hr_factor} samples per frame, sample 8t at frame t)",
                 ),
             ),
             outputs=_OUTPUTS,
@@ -288,7 +274,7 @@ class SameStudent(StreamingStudent):
         super().__init__(config, NUM_SLOTS * 9 + NUM_SLOTS + HEAD_FEATURES)
         c = config
         self.spec = ModelSpec(
-            inputs=(*_imu_inputs(), _HEAD_INPUT),
+            inputs=(*_IMU_INPUTS, _HEAD_INPUT),
             outputs=_OUTPUTS,
             fps=c.fps,
             window=c.window,
