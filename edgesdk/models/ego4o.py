@@ -49,7 +49,7 @@ from edgesdk.body.rotations import rot6d_to_matrix
 from edgesdk.data.mounts import DEFAULT_KIND, slot_mount
 from edgesdk.data.slots import SLOTS
 from edgesdk.errors import EdgeSDKError
-from edgesdk.models.base import ModelSpec, MotionModel, TensorSpec, text_inputs
+from edgesdk.models.base import ModelSpec, MotionModel, TensorSpec, pose_outputs, text_inputs
 from edgesdk.models.ego4o_parts import (
     PAD,
     SPECIAL_TOKENS,
@@ -155,20 +155,7 @@ def _spec(config: Ego4oConfig) -> ModelSpec:
             ),
             TensorSpec("image_mask", ("batch",), description="1 where image_feat is given"),
         ),
-        outputs=(
-            TensorSpec(
-                "R_world_joint_6d",
-                ("batch", "time", 22, 6),
-                units="6D",
-                description="global joint rotations",
-            ),
-            TensorSpec(
-                "pos_rel_m",
-                ("batch", "time", 22, 3),
-                units="m",
-                description="joint positions minus the pelvis, world orientation",
-            ),
-        ),
+        outputs=pose_outputs(),
         fps=config.fps,
         window=config.window,
         notes="Non-causal over the window (codes at T/4); T must be a multiple of 4.",
