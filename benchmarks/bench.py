@@ -30,10 +30,11 @@ from pathlib import Path
 from edgesdk.bench.budgets import check, load_budgets
 from edgesdk.bench.harness import BenchConfig, run_bench, write_results
 from edgesdk.bench.report import report
+from edgesdk.models import teacher_student_pairs
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-FAMILIES = ("ego4o", "same", "head2body", "motiongrpo")
+TEACHERS = [p.teacher for p in teacher_student_pairs()]  # the small teachers, e.g. same-small
 
 
 def main() -> int:
@@ -57,7 +58,7 @@ def main() -> int:
     students = args.students
     if students is None:
         students = sorted(glob.glob("runs/students/*-distilled"))
-        teachers = [args.teachers_dir / f"{f}-small" for f in FAMILIES]
+        teachers = [args.teachers_dir / t for t in TEACHERS]
         teachers = [t for t in teachers if (t / "config.json").is_file()]
     budgets = load_budgets(args.budgets)
     cfg = BenchConfig(

@@ -17,9 +17,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from edgesdk.data.mounts import SLOT_BONE
 from edgesdk.data.slots import SLOTS
 from edgesdk.io import write_text_atomic
-from edgesdk.runtime.body import SLOT_BONE
 from edgesdk.runtime.bone_prior import ASSET, BINS_AZ, BINS_COS, histogram
 from edgesdk.train.data import load_clips_cached
 

@@ -32,13 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from edgesdk.data.sensors import DeviceSpec, simulate_take
+from edgesdk.body.rotations_numpy import matrix_to_quat, quat_to_matrix, wrap
+from edgesdk.data.device_spec import DeviceSpec
+from edgesdk.data.mounts import SLOT_BONE, nominal_mount
+from edgesdk.data.simulate import simulate_take
 from edgesdk.data.windows import split_by_file
 from edgesdk.io import write_json_atomic
 from edgesdk.runtime.autocal import TURNS, ActivityCalibration
-from edgesdk.runtime.body import SLOT_BONE, nominal_mount
 from edgesdk.runtime.replay import arrival_order
-from edgesdk.runtime.rotations import matrix_to_quat, quat_to_matrix, wrap
 from edgesdk.runtime.scenario import session_clip, true_time_s
 from edgesdk.runtime.session import Session, SessionConfig
 from edgesdk.train.data import load_clips_cached

@@ -53,7 +53,7 @@ from edgesdk.bench.harness import BenchConfig, one_line
 from edgesdk.bench.latency import artifact_latency, cpu_device, eager_latency
 from edgesdk.export.manifest import read_manifest
 from edgesdk.io import atomic_path, write_json_atomic
-from edgesdk.models import create_model, list_models, model_info
+from edgesdk.models import create_model, list_models, model_info, teacher_student_pairs
 from edgesdk.models.base import MotionModel
 from edgesdk.models.signature import signature_for
 from edgesdk.quantize.calibration import eager_calls, model_inputs, windows
@@ -64,7 +64,7 @@ from edgesdk.train.uncertainty import PerFile, paired_difference_ci95
 
 RESULTS = Path(__file__).resolve().parent / "results" / "peers.json"
 PLOT = RESULTS.parent / "report" / "peers_pareto.png"
-STUDENTS = ("ego4o-student", "same-student", "head2body-student", "motiongrpo-student")
+STUDENTS = tuple(p.student for p in teacher_student_pairs())  # each family's default student
 RUNTIMES = (("onnx", "fp32"), ("onnx", "int8"), ("tflite", "fp32"), ("tflite", "int8"))
 AIM = {"flops": 0.01, "p99": 0.05}  # the aim: 100x fewer FLOPs/s, 20x lower p99
 CONVENTION = (

@@ -53,13 +53,13 @@ from edgesdk.bench.gait import (
     thigh_pitch_deg,
     unwrapped_turn_deg,
 )
+from edgesdk.body.rotations_numpy import from_6d
 from edgesdk.data.importers import import_recordings
 from edgesdk.data.recording import read_take
-from edgesdk.data.sensors import Take
+from edgesdk.data.takes import Take
 from edgesdk.io import write_json_atomic
 from edgesdk.runtime.pretrained import default_model
 from edgesdk.runtime.replay import replay_take
-from edgesdk.runtime.rotations import from_6d
 from edgesdk.runtime.session import Session
 
 RESULTS = Path(__file__).resolve().parent / "results" / "real_devices.json"

@@ -44,12 +44,14 @@ from typing import Any
 import numpy as np
 
 from edgesdk.data.clip import Clip
+from edgesdk.data.device_spec import DeviceSpec
 from edgesdk.data.recording import write_take
-from edgesdk.data.sensors import DeviceSpec, Take, simulate_take
+from edgesdk.data.simulate import simulate_take
 from edgesdk.data.sources import bundled_data_dir
+from edgesdk.data.takes import Take
 from edgesdk.export.export import export_model
 from edgesdk.io import write_json_atomic
-from edgesdk.runtime.backends import open_backend
+from edgesdk.runtime.model_backend import open_backend
 from edgesdk.runtime.offline import offline_inputs, run_offline, yaw_aligned_mpjpe_mm
 from edgesdk.runtime.replay import frames_array, replay
 from edgesdk.runtime.scenario import session_clip, with_gap
@@ -61,7 +63,7 @@ from edgesdk.train.results import data_block
 RESULTS = Path(__file__).resolve().parent / "results" / "runtime.json"
 CLIP = "005_01"  # CMU 05_01, a level walk
 ARTIFACTS = (("tflite", "int8"), ("onnx", "int8"), ("onnx", "fp32"))
-# What the session is fed: simulated takes (edgesdk.data.sensors) pushed sample by sample.
+# What the session is fed: simulated takes (edgesdk.data.simulate) pushed sample by sample.
 PROTOCOL = {
     "devices": "simulated takes through the runtime (noise, bias walk, jitter, drops, clock "
     "drift; calibration from a stand-still)",

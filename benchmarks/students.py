@@ -33,7 +33,7 @@ import torch
 
 from edgesdk.bench.cost import model_cost, time_call_ms
 from edgesdk.io import write_json_atomic
-from edgesdk.models import create_model
+from edgesdk.models import create_model, list_models, teacher_student_pairs
 from edgesdk.models.signature import frame_inputs, signature_for
 from edgesdk.models.students_core import StreamingStudent
 from edgesdk.train.checkpoint import read_meta
@@ -45,13 +45,8 @@ from edgesdk.train.uncertainty import seed_spread
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TEACHERS = RESULTS / "teachers.json"
-# family -> (teacher checkpoint name, paper-scale teacher, student)
-PAIRS = {
-    "ego4o": ("ego4o-small", "ego4o", "ego4o-student"),
-    "same": ("same-small", "same", "same-student"),
-    "head2body": ("head2body-small", "head2body", "head2body-student"),
-    "motiongrpo": ("motiongrpo-small", "motiongrpo", "motiongrpo-student"),
-}
+# family -> (teacher checkpoint name, paper-scale teacher, student), from the registry
+PAIRS = {p.family: (p.teacher, p.paper, p.student) for p in teacher_student_pairs()}
 # arm -> (results key, privileged teacher); alpha 0 is ground truth only
 ARMS = {"gt": ("ground_truth_only", False), "privileged": ("privileged_distilled", True)}
 # MotionGRPO's teacher runs 8 diffusion samples per batch: fewer epochs for both its arms.
@@ -241,7 +236,8 @@ def main() -> int:
     for seed in args.seeds:
         for family in args.pairs:
             teacher_name, paper, student = PAIRS[family]
-            student += f"-{args.variant}" if args.variant else ""
+            if args.variant:
+                student = list_models(role="student", teacher=family, scale=args.variant)[0]
             for arm in args.arms:
                 ckpt = checkpoint_dir(args.out, student, arm, seed)
                 if not (args.reuse and (ckpt / "model.safetensors").is_file()):

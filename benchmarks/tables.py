@@ -21,6 +21,7 @@ from typing import Any
 
 from edgesdk.bench.report import artifacts_table
 from edgesdk.io import write_text_atomic
+from edgesdk.models import teacher_student_pairs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the table modules beside this script
 import tables_devices
@@ -37,7 +38,7 @@ TEACHERS = {
     "motiongrpo-small": ("MotionGRPO", "head 6DoF trajectory (SLAM)"),
     "head2body-small": ("Head2Body", "glasses' IMU at 240 Hz"),
 }
-STUDENTS = ("ego4o-student", "same-student", "head2body-student", "motiongrpo-student")
+STUDENTS = tuple(p.student for p in teacher_student_pairs())  # each family's default student
 
 
 def _load(name: str, results: Path) -> dict[str, Any]:

@@ -33,7 +33,7 @@ import torch
 
 from edgesdk.bench.cost import model_cost
 from edgesdk.io import write_json_atomic
-from edgesdk.models import create_model
+from edgesdk.models import create_model, list_models, teacher_student_pairs
 from edgesdk.train.checkpoint import read_meta
 from edgesdk.train.data import TrainData, load_train_data
 from edgesdk.train.evaluate import CLEAN, REALISTIC
@@ -55,13 +55,8 @@ RUNS: dict[str, tuple[str, int, int, dict[str, int]]] = {
     "motiongrpo-small": ("motiongrpo-small", 40, 32, {"grpo": 2}),
     "mlp-baseline-headpose": ("mlp-baseline-headpose", 30, 32, {}),
 }
-# Each teacher and the MLP on exactly its inputs.
-PAIRS = {
-    "ego4o-small": "mlp-baseline",
-    "same-small": "mlp-baseline-same",
-    "motiongrpo-small": "mlp-baseline-headpose",
-    "head2body-small": "mlp-baseline-head",
-}
+# Each teacher and the MLP on exactly its inputs (the baseline registered with its family).
+PAIRS = {p.teacher: p.baselines[0] for p in teacher_student_pairs() if p.baselines}
 PAPER = {
     "head2body": {
         "vq_poser": {"gflops_per_1s": 9.15, "ms_per_1s": 96.4},
@@ -70,16 +65,7 @@ PAPER = {
     }
 }
 STALE = "previous data set (614 clips), clean protocol, oracle text: not re-measured"
-COST_MODELS = (
-    "ego4o",
-    "ego4o-small",
-    "head2body",
-    "head2body-small",
-    "same",
-    "same-small",
-    "motiongrpo",
-    "motiongrpo-small",
-)
+COST_MODELS = tuple(list_models(role="teacher"))
 
 
 def checkpoint_dir(out: Path | str, name: str, seed: int) -> Path:

@@ -185,7 +185,7 @@ def students_section(args: argparse.Namespace, data: Any) -> dict[str, Any]:
     from edgesdk.bench import understanding as u
     from edgesdk.models.students_core import StreamingStudent
     from edgesdk.models.text import default_text_encoder
-    from edgesdk.runtime.backends import EagerBackend
+    from edgesdk.runtime.model_backend import EagerBackend
     from edgesdk.train import checkpoint
     from edgesdk.train.evaluate import REALISTIC, evaluate_checkpoint, evaluate_predict
     from edgesdk.train.uncertainty import PerFile, paired_difference_ci95

@@ -28,15 +28,18 @@ from edgesdk.cliargs import (
     OneLineParser,
     float_range,
     non_negative_float,
-    non_negative_int,
-    positive_float,
     positive_int,
     seed_int,
-    unit_float,
 )
-from edgesdk.data.device_model import DEVICE_MODES, HEAD_MODES
 from edgesdk.errors import EdgeSDKError
 from edgesdk.runtime.cli import add_run_parser
+from edgesdk.train.config import (
+    DistillConfig,
+    TrainConfig,
+    add_config_arguments,
+    config_from_args,
+    parse_pairs,
+)
 
 EXIT_BAD_INPUT = 2
 gif_fps = float_range(0.0, 100.0, low_open=True)  # a GIF frame lasts at least 10 ms
@@ -115,54 +118,17 @@ def _cmd_data_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from edgesdk.train.trainer import TrainConfig, train
+    from edgesdk.train.trainer import train
 
-    config = TrainConfig(
-        model=args.model,
-        data=args.data,
-        out=args.out,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        limit=args.limit,
-        resume=args.resume,
-        overrides=_parse_overrides(args.set),
-        stage_epochs=_parse_stage_epochs(args.stage_epochs),
-        max_batches=args.max_batches,
-        progress=not args.quiet,
-        devices=args.devices,
-        head=args.head,
-        oversample=_parse_stage_epochs(args.oversample, "--oversample", least=1),
-    )
-    out = train(config)
+    out = train(config_from_args(TrainConfig, args))
     print(json.dumps({"checkpoint": str(out)}))
     return 0
 
 
 def _cmd_distill(args: argparse.Namespace) -> int:
-    from edgesdk.train.distill import DistillConfig, distill
+    from edgesdk.train.distill import distill
 
-    config = DistillConfig(
-        teacher=args.teacher,
-        student=args.student,
-        data=args.data,
-        out=args.out,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        alpha=args.alpha,
-        seed=args.seed,
-        limit=args.limit,
-        resume=args.resume,
-        overrides=_parse_overrides(args.set),
-        max_batches=args.max_batches,
-        progress=not args.quiet,
-        devices=args.devices,
-        head=args.head,
-        privileged=args.privileged,
-    )
-    out = distill(config)
+    out = distill(config_from_args(DistillConfig, args))
     print(json.dumps({"checkpoint": str(out), "teacher": args.teacher, "alpha": args.alpha}))
     return 0
 
@@ -176,7 +142,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         limit=args.limit,
         progress=not args.quiet,
-        overrides=_parse_overrides(args.set),
+        overrides=parse_pairs(args.set),
     )
     if args.json:
         print(json.dumps(result, indent=2))
@@ -188,88 +154,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_overrides(items: Sequence[str]) -> dict[str, object]:
-    """``key=value`` pairs; values are parsed as JSON when they can be (numbers, booleans)."""
-    out: dict[str, object] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise EdgeSDKError(f"--set {item!r}: expected key=value")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
-def _parse_stage_epochs(
-    items: Sequence[str], flag: str = "--stage-epochs", least: int = 0
-) -> dict[str, int]:
-    """``name=N`` pairs with N an integer of at least ``least``."""
-    out: dict[str, int] = {}
-    for key, value in _parse_overrides(items).items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < least:
-            raise EdgeSDKError(f"{flag} {key}={value!r}: expected an integer >= {least}")
-        out[key] = value
-    return out
-
-
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``train`` options (shared with ``python -m edgesdk.train`` under torchrun)."""
-    parser.add_argument("--model", required=True, help="a registered model name")
-    parser.add_argument("--data", required=True, help="folder of .bvh/.amc files")
-    parser.add_argument("--out", required=True, help="checkpoint folder")
-    parser.add_argument(
-        "--epochs", type=non_negative_int, default=10, help="epochs per training stage"
-    )
-    parser.add_argument(
-        "--oversample",
-        action="append",
-        default=[],
-        metavar="FOLDER=N",
-        help="windows of clips in this source folder N times per epoch (e.g. hdm05=4)",
-    )
-    parser.add_argument(
-        "--stage-epochs",
-        action="append",
-        default=[],
-        metavar="STAGE=N",
-        help="epochs of one stage (e.g. vqvae=25)",
-    )
-    _add_run_arguments(parser, "model")
+    """The ``train`` options, one per ``TrainConfig`` field the command line sets (shared with
+    ``python -m edgesdk.train`` under torchrun)."""
+    add_config_arguments(parser, TrainConfig)
     parser.set_defaults(func=_cmd_train)
-
-
-def _add_run_arguments(parser: argparse.ArgumentParser, what: str) -> None:
-    """Options every training run takes (``train`` and ``distill``)."""
-    parser.add_argument("--batch-size", type=positive_int, default=32)
-    parser.add_argument("--lr", type=positive_float, default=1e-3)
-    parser.add_argument("--seed", type=seed_int, default=0)
-    parser.add_argument("--limit", type=positive_int, default=None, help="at most this many clips")
-    parser.add_argument(
-        "--max-batches", type=positive_int, default=None, help="at most this many batches per epoch"
-    )
-    parser.add_argument("--resume", action="store_true", help="continue from --out")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help=f"override a {what} config field",
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument(
-        "--devices",
-        choices=DEVICE_MODES,
-        default="realistic",
-        help="window inputs from real devices through the runtime, or clean kinematics",
-    )
-    parser.add_argument(
-        "--head",
-        choices=HEAD_MODES,
-        default="slam",
-        help="head trajectory from glasses' SLAM (drift, mount error) or the mocap head",
-    )
 
 
 def _cmd_pipeline(args: argparse.Namespace) -> int:
@@ -417,23 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_arguments(sub.add_parser("train", help="train a registered model"))
 
     dis = sub.add_parser("distill", help="distill a teacher checkpoint into a student")
-    dis.add_argument("--teacher", required=True, help="teacher checkpoint folder")
-    dis.add_argument("--student", required=True, help="a registered student, e.g. same-student")
-    dis.add_argument("--data", required=True, help="folder of .bvh/.amc files")
-    dis.add_argument("--out", required=True, help="student checkpoint folder")
-    dis.add_argument("--epochs", type=non_negative_int, default=10)
-    dis.add_argument(
-        "--alpha",
-        type=unit_float,
-        default=0.5,
-        help="weight of the teacher's targets vs ground truth (0: ground truth only)",
-    )
-    dis.add_argument(
-        "--privileged",
-        action="store_true",
-        help="the teacher reads the window's clean inputs and the true description",
-    )
-    _add_run_arguments(dis, "student")
+    add_config_arguments(dis, DistillConfig)
     dis.set_defaults(func=_cmd_distill)
 
     ev = sub.add_parser("eval", help="evaluate a checkpoint on held-out files")

@@ -40,18 +40,22 @@ from typing import Any
 
 import numpy as np
 
+from edgesdk.data.device_spec import DeviceSpec
 from edgesdk.data.recording import write_take
 from edgesdk.data.render import render_gif
-from edgesdk.data.sensors import DeviceSpec, simulate_take
+from edgesdk.data.simulate import simulate_take
 from edgesdk.data.sources import default_data_dir
 from edgesdk.data.windows import WindowConfig, WindowDataset
+from edgesdk.errors import EdgeSDKError
 from edgesdk.io import write_json_atomic
+from edgesdk.models import teacher_student_pairs
 from edgesdk.train.data import load_train_data
 from edgesdk.train.evaluate import evaluate_checkpoint
 from edgesdk.train.trainer import TrainConfig, train
 
 _BATCH = 32
-FAMILIES = ("same", "ego4o", "head2body", "motiongrpo")
+# The family whose student gets every export (``exports``); the others get ``other_exports``.
+DEMO_FAMILY = "same"
 EXPORTS = (
     ("executorch", "fp32"),
     ("executorch", "int8"),
@@ -72,6 +76,18 @@ DEMO_DEVICES = (
 BUDGETS = Path(__file__).resolve().parents[1] / "benchmarks" / "budgets.yaml"
 
 
+def default_families() -> list[str]:
+    """Every teacher family with a small teacher and a default student (the registry's
+    ``teacher_student_pairs()``), ``DEMO_FAMILY`` first.
+
+    Example:
+        >>> default_families()
+        ['same', 'ego4o', 'head2body', 'motiongrpo']
+    """
+    families = [p.family for p in teacher_student_pairs()]
+    return sorted(families, key=lambda f: f != DEMO_FAMILY)
+
+
 def run_pipeline(
     out_dir: Path,
     data_dir: Path | None = None,
@@ -80,16 +96,22 @@ def run_pipeline(
     baseline_steps: int = 150,
     progress: bool = True,
     exports: tuple[tuple[str, str], ...] = EXPORTS,
-    families: Sequence[str] = FAMILIES,
+    families: Sequence[str] | None = None,
     teacher_steps: int = 20,
     student_steps: int = 40,
     bench_windows: int = 2,
     other_exports: tuple[tuple[str, str], ...] = QUICK_EXPORTS,
 ) -> dict[str, Any]:
-    """Run every stage; returns (and writes) the summary. The first family's student goes
-    to ``exports``, the others' to ``other_exports``. ``*_steps``: optimizer steps per
-    training stage; ``bench_windows``: held-out windows per device combination."""
+    """Run every stage; returns (and writes) the summary. ``families``: teacher families
+    (default: ``default_families()``); the first family's student goes to ``exports``, the
+    others' to ``other_exports``. ``*_steps``: optimizer steps per training stage;
+    ``bench_windows``: held-out windows per device combination."""
     started = time.perf_counter()
+    pairs = {p.family: p for p in teacher_student_pairs()}
+    families = default_families() if families is None else families
+    unknown = [f for f in families if f not in pairs]
+    if unknown:
+        raise EdgeSDKError(f"families {unknown}: not in the registry's pairs {list(pairs)}")
     data_dir = data_dir or default_data_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"data_dir": str(data_dir), "stages": {}}
@@ -157,14 +179,14 @@ def run_pipeline(
 
     stage("teachers")
     teachers = {
-        f: run.train(f"{f}-small", out_dir / "teachers" / f"{f}-small", teacher_steps)[0]
+        f: run.train(pairs[f].teacher, out_dir / "teachers" / pairs[f].teacher, teacher_steps)[0]
         for f in families
     }
     stages["teachers"] = {f: _trained(t) for f, t in teachers.items()}
 
     stage("students")
     students = {
-        f: run.distill(t, f"{f}-student", out_dir / "students" / f"{f}-student", student_steps)
+        f: run.distill(t, pairs[f].student, out_dir / "students" / pairs[f].student, student_steps)
         for f, t in teachers.items()
     }
     stages["students"] = {f: _trained(s) for f, s in students.items()}
@@ -179,9 +201,13 @@ def run_pipeline(
     stage("bench")
     bench_json = out_dir / "bench.json"
     stages["bench"] = _bench(
-        [(students[f], plan[f]) for f in students], out_dir, data_dir, bench_windows, bench_json,
+        [(students[f], plan[f]) for f in students],
+        out_dir,
+        data_dir,
+        bench_windows,
+        bench_json,
         progress,
-    )  # fmt: skip
+    )
 
     stage("report")
     from edgesdk.bench.report import report
@@ -209,25 +235,30 @@ class _Brief:
         epochs = min(200, max(1, math.ceil(steps / self.batches)))
         return epochs, max(1, min(self.batches, math.ceil(steps / epochs)))
 
-    def train(self, model: str, out: Path, steps: int) -> tuple[Path, int]:
+    def config_fields(self, out: Path, steps: int) -> dict[str, Any]:
+        """The ``RunConfig`` fields of a brief run into ``out`` of about ``steps`` steps."""
         epochs, per_epoch = self.epochs(steps)
-        cfg = TrainConfig(
-            model=model, data=str(self.data_dir), out=str(out), epochs=epochs,
-            batch_size=_BATCH, limit=self.limit, seed=self.seed, max_batches=per_epoch,
-            progress=self.progress,
-        )  # fmt: skip
-        return train(cfg), epochs
+        return {
+            "data": str(self.data_dir),
+            "out": str(out),
+            "epochs": epochs,
+            "batch_size": _BATCH,
+            "limit": self.limit,
+            "seed": self.seed,
+            "max_batches": per_epoch,
+            "progress": self.progress,
+        }
+
+    def train(self, model: str, out: Path, steps: int) -> tuple[Path, int]:
+        run = self.config_fields(out, steps)
+        return train(TrainConfig(model=model, **run)), run["epochs"]
 
     def distill(self, teacher: Path, student: str, out: Path, steps: int) -> Path:
         from edgesdk.train.distill import DistillConfig, distill
 
-        epochs, per_epoch = self.epochs(steps)
-        cfg = DistillConfig(
-            teacher=str(teacher), student=student, data=str(self.data_dir), out=str(out),
-            epochs=epochs, batch_size=_BATCH, limit=self.limit, seed=self.seed,
-            max_batches=per_epoch, progress=self.progress,
-        )  # fmt: skip
-        return distill(cfg)
+        return distill(
+            DistillConfig(teacher=str(teacher), student=student, **self.config_fields(out, steps))
+        )
 
 
 def _trained(ckpt: Path) -> dict[str, Any]:

@@ -122,25 +122,15 @@ def _frames_per_call(model: MotionModel) -> int:
 def model_cost(model: nn.Module, time_runs: int = 10, threads: int = 1) -> dict[str, Any]:
     """Parameters, GFLOPs and CPU ms of a model's forward, per window and per 1 s of motion."""
     assert isinstance(model, MotionModel)
-    model = model.eval()
+    out = flops_and_params(model)  # puts the model in eval mode
+    window_s = out["window_s"]
     inputs = model.example_inputs(batch_size=1)
-    window_s = _window_s(model)
-    flops = count_flops(model, inputs)
     timing = time_call_ms(model, inputs, runs=time_runs, threads=threads)
-    out: dict[str, Any] = {
-        "params": model.num_parameters(),
-        "window_frames": model.spec.window,
-        "frames_per_call": _frames_per_call(model),
-        "calls_per_s": 1.0 / window_s,
-        "window_s": window_s,
-        "gflops_per_window": flops / 1e9,
-        "gflops_per_s": flops / 1e9 / window_s,
-        "cpu_ms_per_window": timing["median_ms"],
-        "cpu_ms_per_s": timing["median_ms"] / window_s,
-        "cpu_threads": threads,
-    }
-    parts = getattr(model, "submodules_for_cost", None)
-    if callable(parts):
+    out["cpu_ms_per_window"] = timing["median_ms"]
+    out["cpu_ms_per_s"] = timing["median_ms"] / window_s
+    out["cpu_threads"] = threads
+    parts = model.submodules_for_cost(seconds=1.0)
+    if parts:
         out["parts_per_1s"] = {
             name: {
                 "gflops": count_flops(module, part_inputs) / 1e9,
@@ -148,7 +138,7 @@ def model_cost(model: nn.Module, time_runs: int = 10, threads: int = 1) -> dict[
                     module, part_inputs, runs=max(3, time_runs // 2), threads=threads
                 )["median_ms"],
             }
-            for name, (module, part_inputs) in parts(seconds=1.0).items()
+            for name, (module, part_inputs) in parts.items()
         }
     return out
 

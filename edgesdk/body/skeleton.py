@@ -20,11 +20,29 @@ if TYPE_CHECKING:  # the names and parents need no torch (the runtime on an edge
     from torch import Tensor
 
 JOINT_NAMES: tuple[str, ...] = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
-    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar",
-    "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist",
-)  # fmt: skip
+    "pelvis",
+    "left_hip",
+    "right_hip",
+    "spine1",
+    "left_knee",
+    "right_knee",
+    "spine2",
+    "left_ankle",
+    "right_ankle",
+    "spine3",
+    "left_foot",
+    "right_foot",
+    "neck",
+    "left_collar",
+    "right_collar",
+    "head",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+)
 PARENTS: tuple[int, ...] = (
     -1,
     0,
@@ -76,15 +94,29 @@ FOOT_JOINTS: tuple[int, ...] = (7, 8, 10, 11)  # ankles and feet, for contact an
 # Rest-pose joint positions (metres) of SMPL's neutral mean shape, left/right symmetrized and
 # rounded to millimetres; the origin is SMPL's, the floor lies at about y = -1.19.
 _SMPL_REST_POS_M = (
-    (0.000, -0.223, 0.028), (0.069, -0.314, 0.023), (-0.069, -0.314, 0.023),
-    (-0.002, -0.109, 0.002), (0.105, -0.678, 0.016), (-0.105, -0.678, 0.016),
-    (0.005, 0.020, 0.027), (0.090, -1.087, -0.028), (-0.090, -1.087, -0.028),
-    (0.002, 0.072, 0.029), (0.116, -1.139, 0.100), (-0.116, -1.139, 0.100),
-    (-0.001, 0.294, -0.016), (0.080, 0.202, -0.011), (-0.080, 0.202, -0.011),
-    (0.005, 0.381, 0.035), (0.172, 0.243, -0.018), (-0.172, 0.243, -0.018),
-    (0.434, 0.229, -0.041), (-0.434, 0.229, -0.041), (0.694, 0.237, -0.042),
+    (0.000, -0.223, 0.028),
+    (0.069, -0.314, 0.023),
+    (-0.069, -0.314, 0.023),
+    (-0.002, -0.109, 0.002),
+    (0.105, -0.678, 0.016),
+    (-0.105, -0.678, 0.016),
+    (0.005, 0.020, 0.027),
+    (0.090, -1.087, -0.028),
+    (-0.090, -1.087, -0.028),
+    (0.002, 0.072, 0.029),
+    (0.116, -1.139, 0.100),
+    (-0.116, -1.139, 0.100),
+    (-0.001, 0.294, -0.016),
+    (0.080, 0.202, -0.011),
+    (-0.080, 0.202, -0.011),
+    (0.005, 0.381, 0.035),
+    (0.172, 0.243, -0.018),
+    (-0.172, 0.243, -0.018),
+    (0.434, 0.229, -0.041),
+    (-0.434, 0.229, -0.041),
+    (0.694, 0.237, -0.042),
     (-0.694, 0.237, -0.042),
-)  # fmt: skip
+)
 _SMPL_FLOOR_Y_M = -1.19
 _SMPL_STATURE_M = 1.70  # floor to top of head of the neutral mean shape
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from edgesdk.errors import EdgeSDKError
+from edgesdk.reading import read_text
 
 METRES_PER_INCH = 0.0254
 ROOT_CHANNELS = ("tx", "ty", "tz", "rx", "ry", "rz")
@@ -127,10 +128,7 @@ def read_asf(path: str | Path) -> AsfSkeleton:
     """
     path = Path(path)
     where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise EdgeSDKError(f"{where}: cannot read the skeleton ({exc.strerror or exc})") from None
+    text = read_text(path, "the skeleton")
     head = _Header()
     bones: list[AsfBone] = []
     block: _BoneDraft | None = None

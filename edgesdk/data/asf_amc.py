@@ -44,9 +44,8 @@ from torch import Tensor
 
 from edgesdk.body.rotations import euler_to_matrix
 from edgesdk.data.asf import AsfSkeleton, example_asf_text, fail, read_asf
-from edgesdk.data.bvh import clip_summary
+from edgesdk.data.bvh import clip_summary, is_float
 from edgesdk.data.clip import Clip
-from edgesdk.data.labels import load_labels
 from edgesdk.data.resample import resample
 from edgesdk.data.retarget import Retargeted, retarget
 from edgesdk.errors import EdgeSDKError
@@ -348,7 +347,7 @@ def _parse_amc(text: str, where: str, skeleton: AsfSkeleton, num_frames: int) ->
     try:
         flat = np.array(tokens, dtype=np.float64)
     except ValueError:
-        bad = next(i for i, t in enumerate(tokens) if not _is_float(t))
+        bad = next(i for i, t in enumerate(tokens) if not is_float(t))
         line = row_line[int(token_row[bad])]
         raise fail(where, line, f"non-numeric value {tokens[bad][:20]!r}") from None
     finite = np.isfinite(flat)
@@ -407,17 +406,7 @@ def _load(path: str | Path, asf_path: str | Path | None) -> tuple[Clip, AsfAmcMo
     motion = read_asf_amc(path, asf_path)
     _check_body_size(motion)
     out = retarget(motion, up_axis="y", unit_scale=motion.skeleton.metres_per_unit)
-    clip = Clip(
-        name=Path(path).stem,
-        fps=motion.fps,
-        R_world_joint=out.R_world_joint.astype(np.float32),
-        global_pos_m=out.pos_m.astype(np.float32),
-        offsets_m=out.offsets_m.astype(np.float32),
-        labels=load_labels(path),
-        source=str(path),
-        rig=out.rig,
-        mapped=out.mapped,
-    )
+    clip = out.to_clip(path, motion.fps)
     return clip, motion, out
 
 
@@ -452,14 +441,6 @@ def _check_frame_complete(
     if len(seen) != len(animated):
         missing = [n for n in animated if n not in seen]
         raise fail(where, line, f"frame lacks bone(s) {', '.join(missing[:4])}")
-
-
-def _is_float(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
 
 
 def example_amc_text(num_frames: int = 4, knee_deg: float = 90.0) -> str:

@@ -29,10 +29,10 @@ from torch import Tensor
 from edgesdk.body.rotations import axis_angle_to_matrix, euler_to_matrix
 from edgesdk.body.skeleton import FOOT_JOINTS, JOINT_NAMES, PARENTS
 from edgesdk.data.clip import Clip
-from edgesdk.data.labels import load_labels
 from edgesdk.data.resample import resample
 from edgesdk.data.retarget import TO_Y_UP, Retargeted, retarget
 from edgesdk.errors import EdgeSDKError
+from edgesdk.reading import read_text
 
 _POS_CHANNELS = ("xposition", "yposition", "zposition")
 _ROT_CHANNELS = ("xrotation", "yrotation", "zrotation")
@@ -169,10 +169,7 @@ def read_bvh(path: str | Path) -> BvhMotion:
     """
     path = Path(path)
     where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise EdgeSDKError(f"{where}: cannot read the file ({exc.strerror or exc})") from None
+    text = read_text(path)
     motion_match = _MOTION_RE.search(text)
     if motion_match is None:
         if "HIERARCHY" not in text:
@@ -327,7 +324,7 @@ def _parse_motion(
         tokens = line.split()
         if tokens:
             rows.append((line0 + k, tokens))
-    if rows and not block[-1:].isspace() and not _is_float(rows[-1][1][-1]):
+    if rows and not block[-1:].isspace() and not is_float(rows[-1][1][-1]):
         # The file ends inside a number (e.g. after its sign): it was cut off, not written wrong.
         rows[-1] = (rows[-1][0], rows[-1][1][:-1])
     whole = sum(1 for _, tokens in rows if len(tokens) == num_channels)
@@ -354,7 +351,7 @@ def _parse_motion(
     try:
         values = np.array([v for _, tokens in rows for v in tokens], dtype=np.float64)
     except ValueError:
-        bad_line, bad = next((n, v) for n, tokens in rows for v in tokens if not _is_float(v))
+        bad_line, bad = next((n, v) for n, tokens in rows for v in tokens if not is_float(v))
         raise EdgeSDKError(
             f"{where}: line {bad_line}: non-numeric value {bad[:20]!r} in MOTION"
         ) from None
@@ -364,7 +361,8 @@ def _parse_motion(
     return frame_time_s, values.reshape(num_frames, num_channels)
 
 
-def _is_float(token: str) -> bool:
+def is_float(token: str) -> bool:
+    """Whether a text token parses as a float (for naming the bad value in an error)."""
     try:
         float(token)
     except ValueError:
@@ -553,15 +551,5 @@ def _load(
 ) -> tuple[Clip, BvhMotion, Retargeted]:
     bvh = read_bvh(path)
     out = retarget(bvh, up_axis=up_axis, unit_scale=unit_scale)
-    clip = Clip(
-        name=Path(path).stem,
-        fps=bvh.fps,
-        R_world_joint=out.R_world_joint.astype(np.float32),
-        global_pos_m=out.pos_m.astype(np.float32),
-        offsets_m=out.offsets_m.astype(np.float32),
-        labels=load_labels(path),
-        source=str(path),
-        rig=out.rig,
-        mapped=out.mapped,
-    )
+    clip = out.to_clip(path, bvh.fps)
     return clip, bvh, out

@@ -48,9 +48,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgesdk.body.rotations_numpy import rot_y, rotvec_to_matrix
+from edgesdk.data.mounts import GRAVITY_MPS2, SLOT_MOUNTS
 from edgesdk.errors import EdgeSDKError
 
-GRAVITY_MPS2 = 9.80665
 DEVICE_MODES = ("clean", "realistic")
 HEAD_MODES = ("mocap", "slam")
 
@@ -148,36 +149,10 @@ class SlamErrors:
     session_s: float = 600.0
     pos_noise_m: float = 0.003
     mount_std_deg: float = 2.0
-    lever_m: tuple[float, float, float] = (0.0, 0.065, 0.095)
+    lever_m: tuple[float, float, float] = SLOT_MOUNTS[("glasses", "head")].offset_m
 
 
 SLAM = SlamErrors()
-
-
-def rotvec_to_matrix(rotvec: np.ndarray) -> np.ndarray:
-    """``[..., 3] -> [..., 3, 3]`` (Rodrigues), float64."""
-    v = np.asarray(rotvec, np.float64)
-    angle = np.linalg.norm(v, axis=-1, keepdims=True)
-    axis = v / np.maximum(angle, 1e-12)
-    x, y, z = axis[..., 0], axis[..., 1], axis[..., 2]
-    zero = np.zeros_like(x)
-    K = np.stack(
-        [np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)],
-        -2,
-    )
-    a = angle[..., None]
-    eye = np.eye(3)
-    return eye + np.sin(a) * K + (1.0 - np.cos(a)) * (K @ K)
-
-
-def rot_y(angle_rad: np.ndarray | float) -> np.ndarray:
-    """Rotation(s) about +Y (the vertical of the Y-up world), ``[..., 3, 3]``."""
-    a = np.asarray(angle_rad, np.float64)
-    c, s, zero, one = np.cos(a), np.sin(a), np.zeros_like(a), np.ones_like(a)
-    return np.stack(
-        [np.stack([c, zero, s], -1), np.stack([zero, one, zero], -1), np.stack([-s, zero, c], -1)],
-        -2,
-    )
 
 
 def _random_rotation(rng: np.random.Generator, rms_deg: float) -> np.ndarray:

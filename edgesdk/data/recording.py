@@ -22,7 +22,9 @@ those, and ``extra``, in ``Take.meta``. Units and frames are in docs/sensors.md.
 
 Example:
     >>> import tempfile
-    >>> from edgesdk.data.sensors import DeviceSpec, simulate_take, tpose_clip
+    >>> from edgesdk.data.device_spec import DeviceSpec
+    >>> from edgesdk.data.kinematics import tpose_clip
+    >>> from edgesdk.data.simulate import simulate_take
     >>> take = simulate_take(tpose_clip(num_frames=15), [DeviceSpec.watch()], seed=3)
     >>> folder = write_take(take, Path(tempfile.mkdtemp()) / "take_0001")
     >>> sorted(p.name for p in folder.iterdir())
@@ -45,25 +47,33 @@ from typing import Any
 
 import numpy as np
 
-from edgesdk.data.sensors import (
-    GRAVITY_MPS2,
-    DeviceSpec,
-    DeviceStream,
-    HeadPose,
-    Take,
-    slot_mount,
-)
+from edgesdk.data.device_spec import DeviceSpec
+from edgesdk.data.mounts import GRAVITY_MPS2, slot_mount
+from edgesdk.data.takes import DeviceStream, HeadPose, Take
 from edgesdk.errors import EdgeSDKError
 from edgesdk.io import temp_prefix
+from edgesdk.reading import read_lines
 
 FORMAT = "edgesdk-take"
 FORMAT_VERSION = 1
 META_FILE = "meta.json"
 HEAD_POSE_FILE = "head_pose.csv"
 DEVICE_COLUMNS: tuple[str, ...] = (
-    "t_ns", "acc_x", "acc_y", "acc_z", "uacc_x", "uacc_y", "uacc_z", "gyro_x", "gyro_y",
-    "gyro_z", "quat_w", "quat_x", "quat_y", "quat_z",
-)  # fmt: skip
+    "t_ns",
+    "acc_x",
+    "acc_y",
+    "acc_z",
+    "uacc_x",
+    "uacc_y",
+    "uacc_z",
+    "gyro_x",
+    "gyro_y",
+    "gyro_z",
+    "quat_w",
+    "quat_x",
+    "quat_y",
+    "quat_z",
+)
 DEVICE_COLUMNS_NO_UACC: tuple[str, ...] = tuple(c for c in DEVICE_COLUMNS if "uacc" not in c)
 DEVICE_COLUMNS_RAW: tuple[str, ...] = tuple(c for c in DEVICE_COLUMNS_NO_UACC if "quat" not in c)
 # What an importer knows about a recording, kept at the top level of meta.json (docs/sensors.md
@@ -71,11 +81,23 @@ DEVICE_COLUMNS_RAW: tuple[str, ...] = tuple(c for c in DEVICE_COLUMNS_NO_UACC if
 # device's clock), rows dropped per device and reason, repeated timestamps, where each
 # device's orientation came from, and the slots the user gave.
 IMPORT_KEYS: tuple[str, ...] = (
-    "source", "activity_labels", "dropped", "repeated_timestamps", "orientation", "user_slots",
-)  # fmt: skip
+    "source",
+    "activity_labels",
+    "dropped",
+    "repeated_timestamps",
+    "orientation",
+    "user_slots",
+)
 HEAD_POSE_COLUMNS: tuple[str, ...] = (
-    "t_ns", "pos_x", "pos_y", "pos_z", "quat_w", "quat_x", "quat_y", "quat_z",
-)  # fmt: skip
+    "t_ns",
+    "pos_x",
+    "pos_y",
+    "pos_z",
+    "quat_w",
+    "quat_x",
+    "quat_y",
+    "quat_z",
+)
 DEVICE_UNITS: dict[str, str] = {
     "t_ns": "ns, int64, the device's monotonic clock (not synchronized between devices)",
     "acc": "m/s^2 (specific force, includes gravity), sensor frame",
@@ -101,7 +123,9 @@ def write_take(take: Take, out_dir: str | Path, *, overwrite: bool = False) -> P
 
     Example:
         >>> import tempfile
-        >>> from edgesdk.data.sensors import DeviceSpec, simulate_take, tpose_clip
+        >>> from edgesdk.data.device_spec import DeviceSpec
+        >>> from edgesdk.data.kinematics import tpose_clip
+        >>> from edgesdk.data.simulate import simulate_take
         >>> take = simulate_take(tpose_clip(), [DeviceSpec.glasses()], seed=0)
         >>> out = write_take(take, Path(tempfile.mkdtemp()) / "t")
         >>> sorted(p.name for p in out.iterdir())
@@ -150,8 +174,12 @@ def _write_contents(take: Take, folder: Path) -> None:
     }
     if take.head_pose is not None:
         pose = take.head_pose
-        _write_csv(folder / HEAD_POSE_FILE, HEAD_POSE_COLUMNS, pose.t_ns,
-                   np.concatenate([pose.pos_m, pose.quat_wxyz], 1))  # fmt: skip
+        _write_csv(
+            folder / HEAD_POSE_FILE,
+            HEAD_POSE_COLUMNS,
+            pose.t_ns,
+            np.concatenate([pose.pos_m, pose.quat_wxyz], 1),
+        )
         meta["head_pose"] = {
             "file": HEAD_POSE_FILE,
             "device": pose.device_id,
@@ -199,8 +227,9 @@ def _device_meta(stream: DeviceStream, file: str, columns: tuple[str, ...]) -> d
         "lever_arm_m": stream.lever_arm_m,
     }
     if any(v is not None for v in truth.values()):
-        entry["ground_truth"] = {k: list(v) if isinstance(v, tuple) else v
-                                 for k, v in truth.items()}  # fmt: skip
+        entry["ground_truth"] = {
+            k: list(v) if isinstance(v, tuple) else v for k, v in truth.items()
+        }
     return entry
 
 
@@ -350,12 +379,7 @@ def _read_csv(
     path: Path, headers: tuple[tuple[str, ...], ...]
 ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
     """``(columns, t_ns int64 [N], values float64 [N, C-1])`` with every problem named."""
-    if not path.is_file():
-        raise EdgeSDKError(f"{path}: missing")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise EdgeSDKError(f"{path}: not a text file ({exc})") from exc
+    lines = read_lines(path)
     header = tuple(c.strip() for c in lines[0].split(",")) if lines else ()
     if header not in headers:
         expected = " or ".join(",".join(h) for h in headers)

@@ -80,9 +80,14 @@ def render_gif(
     frames = frame_indices(clip.num_frames, clip.fps, out_fps, max_frames)
     with atomic_path(out_path, suffix=".gif") as tmp:
         images = _draw_frames(
-            clip, frames, title if title is not None else clip.name, highlight, size_px,
-            azimuth_deg, elevation_deg,
-        )  # fmt: skip
+            clip,
+            frames,
+            title if title is not None else clip.name,
+            highlight,
+            size_px,
+            azimuth_deg,
+            elevation_deg,
+        )
         first = images[0].quantize(colors=96, method=Image.Quantize.MEDIANCUT)
         paletted = [im.quantize(palette=first, dither=Image.Dither.NONE) for im in images]
         paletted[0].save(

@@ -21,9 +21,9 @@ source bone. The T-pose frames ``G_j``:
   upright and faces +Z by definition, while its hip joints sit in front of the root);
 - the head: spine3's frame (the head continues the chest, not the tilted neck bone);
 - every other joint: its mapped parent's frame times the rig's T-pose rotation for it
-  (``RigTable.rest_deg``; identity where the zero pose already has the T-pose relation),
-  then the minimal swing that lays its bone along the template direction. Leaves (wrists,
-  feet) keep their parent's frame.
+  (``RigTable.rest_deg``, ``edgesdk.data.rigs``; identity where the zero pose already has the
+  T-pose relation), then the minimal swing that lays its bone along the template direction.
+  Leaves (wrists, feet) keep their parent's frame.
 
 A rig's zero pose is often no T-pose (Bandai-Namco lays every bone along its local X and
 turns its right side by 180 degrees; CMU's iClone rig folds the legs onto the spine), and
@@ -44,8 +44,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -70,6 +71,9 @@ from edgesdk.body.skeleton import (
     PARENTS,
     rest_positions,
 )
+from edgesdk.data.clip import Clip
+from edgesdk.data.labels import load_labels
+from edgesdk.data.rigs import OPTIONAL_JOINTS, RIGS, RigTable
 from edgesdk.errors import EdgeSDKError
 
 
@@ -91,133 +95,6 @@ class SourceMotion(Protocol):
     ) -> tuple[Tensor, Tensor]: ...
 
 
-@dataclass(frozen=True)
-class RigTable:
-    """A rig's joint-name table and, optionally, its calibrated T-pose.
-
-    Attributes:
-        name: the rig's name ("bandai-namco", ...).
-        joints: SMPL joint name -> the rig's joint name (without any ``namespace:`` prefix).
-        rest_deg: SMPL joint name -> that rig joint's rotation in the rig's T-pose relative to
-            its mapped parent, intrinsic XYZ Euler degrees (see ``calibrate_rest_deg``);
-            joints not listed keep their zero-pose relation. ``{}``: the zero pose is the
-            T-pose. None: estimated from each clip. An entry for ``"pelvis"`` is the root's
-            T-pose frame relative to the file's axes (used by calibration too), in place of
-            the fit to its children.
-    """
-
-    name: str
-    joints: Mapping[str, str]
-    rest_deg: Mapping[str, tuple[float, float, float]] | None = None
-
-
-def _sided(left: dict[str, str], right_from_left: tuple[str, str]) -> dict[str, str]:
-    """A table's left-side entries plus the right side made by a name substitution."""
-    a, b = right_from_left
-    right = {k.replace("left_", "right_"): v.replace(a, b) for k, v in left.items()}
-    return {**left, **right}
-
-
-BANDAI_NAMCO = RigTable(
-    "bandai-namco",
-    {
-        "pelvis": "Hips", "spine1": "Spine", "spine3": "Chest", "neck": "Neck", "head": "Head",
-        **_sided(
-            {
-                "left_hip": "UpperLeg_L", "left_knee": "LowerLeg_L", "left_ankle": "Foot_L",
-                "left_foot": "Toes_L", "left_collar": "Shoulder_L",
-                "left_shoulder": "UpperArm_L", "left_elbow": "LowerArm_L", "left_wrist": "Hand_L",
-            },
-            ("_L", "_R"),
-        ),
-    },
-    # calibrate_rest_deg over the 567 clips of Bandai-Namco 1 and 2 (subsets agree within 2 deg).
-    rest_deg={
-        "left_hip": (2.6, -8.3, -174.3), "right_hip": (175.9, 8.2, 6.6),
-        "spine1": (90.2, -1.6, 18.5), "neck": (0.8, -4.6, 44.6),
-        "left_collar": (-90.8, -3.0, -66.4), "right_collar": (91.1, 2.1, 114.9),
-        "left_shoulder": (11.1, 1.4, -27.0), "right_shoulder": (12.0, 1.4, -27.0),
-    },
-)  # fmt: skip
-CMU_ICLONE = RigTable(
-    "cmu-iclone",
-    {
-        "pelvis": "CC_Base_Hip", "spine1": "CC_Base_Waist", "spine2": "CC_Base_Spine01",
-        "spine3": "CC_Base_Spine02", "neck": "CC_Base_NeckTwist01", "head": "CC_Base_Head",
-        **_sided(
-            {
-                "left_hip": "CC_Base_L_Thigh", "left_knee": "CC_Base_L_Calf",
-                "left_ankle": "CC_Base_L_Foot", "left_foot": "CC_Base_L_ToeBase",
-                "left_collar": "CC_Base_L_Clavicle", "left_shoulder": "CC_Base_L_Upperarm",
-                "left_elbow": "CC_Base_L_Forearm", "left_wrist": "CC_Base_L_Hand",
-            },
-            ("_L_", "_R_"),
-        ),
-    },
-    # calibrate_rest_deg over the 47 CMU clips (subsets agree within 1 deg).
-    rest_deg={
-        "left_hip": (15.8, -0.6, -175.0), "right_hip": (15.8, 0.4, 174.2),
-        "spine1": (6.4, 1.4, -3.2), "neck": (40.5, -3.4, -4.2),
-        "left_collar": (11.0, 6.1, -64.7), "right_collar": (11.0, -6.5, 63.3),
-        "left_shoulder": (19.9, 29.3, -35.7), "right_shoulder": (20.1, -29.3, 35.8),
-    },
-)  # fmt: skip
-MIXAMO = RigTable(
-    "mixamo",
-    {
-        "pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine2",
-        "neck": "Neck", "head": "Head",
-        **_sided(
-            {
-                "left_hip": "LeftUpLeg", "left_knee": "LeftLeg", "left_ankle": "LeftFoot",
-                "left_foot": "LeftToeBase", "left_collar": "LeftShoulder",
-                "left_shoulder": "LeftArm", "left_elbow": "LeftForeArm", "left_wrist": "LeftHand",
-            },
-            ("Left", "Right"),
-        ),
-    },
-    rest_deg={},  # Mixamo's zero pose is its T-pose
-)  # fmt: skip
-# The CMU / HDM05 ASF skeleton (31 bones) as ``edgesdk.data.asf_amc`` exposes it: joint ``b`` at
-# the start of bone ``b``. The lower back starts at the root, so spine1 sits on the pelvis (a
-# zero-length bone, rigid like the ASF's). The clavicles start on the midline at the neck's base
-# (where the neck starts), so mapping them would put neck and both collars on one point and
-# leave the chest's facing undetermined: the collars are interpolated between the chest and
-# the shoulders instead (HDM05's clavicle dofs are always zero). The ASF's two neck bones
-# share SMPL's one: the neck is the lower neck, the head the head bone (its own rotation).
-CMU_ASF = RigTable(
-    "cmu-asf",
-    {
-        "pelvis": "root", "spine1": "lowerback", "spine2": "upperback", "spine3": "thorax",
-        "neck": "lowerneck", "head": "head",
-        **{
-            side + name: prefix + bone
-            for side, prefix in (("left_", "l"), ("right_", "r"))
-            for name, bone in (
-                ("hip", "femur"), ("knee", "tibia"), ("ankle", "foot"), ("foot", "toes"),
-                ("shoulder", "humerus"), ("elbow", "radius"), ("wrist", "wrist"),
-            )
-        },
-    },
-    # The pelvis: the ASF's zero pose is the upright T-pose facing +Z (a fit to the hip joints,
-    # which sit in front of the root, would pitch it by 13-22 degrees). The rest:
-    # calibrate_rest_deg over the 188 HDM05 clips (halves agree within 1 deg; each actor has
-    # its own skeleton, and the three actors' own calibrations differ from it by up to 11 deg).
-    rest_deg={
-        "pelvis": (0.0, 0.0, 0.0),
-        "left_hip": (1.1, 0.1, -14.4), "right_hip": (1.1, 0.3, 14.4),
-        "spine1": (14.6, -0.4, -2.5), "neck": (43.3, -5.2, -3.6),
-        "left_shoulder": (31.2, 5.6, -6.0), "right_shoulder": (31.4, -1.5, 3.4),
-    },
-)  # fmt: skip
-# edgesdk's own layout, as written by ``edgesdk.data.bvh.write_bvh``: the zero pose is the T-pose.
-SMPL = RigTable("smpl", {name: name for name in JOINT_NAMES}, rest_deg={})
-RIGS: dict[str, RigTable] = {t.name: t for t in (BANDAI_NAMCO, CMU_ICLONE, MIXAMO, CMU_ASF, SMPL)}
-
-# Chain-interior joints a rig may lack (interpolated); every other joint is required.
-OPTIONAL_JOINTS: frozenset[str] = frozenset(
-    {"spine1", "spine2", "neck", "left_collar", "right_collar"}
-)
 UP_AXES = ("y", "z")
 # Up axis -> the rotation from the file's axes to Y up: Z-up (x, y, z) maps to (x, z, -y).
 TO_Y_UP: dict[str, Tensor] = {
@@ -242,18 +119,31 @@ _HINGE_MIN_DEG = 25.0
 _BODY_PATH = tuple(
     JOINT_INDEX[name]
     for name in (
-        "head", "neck", "spine3", "spine2", "spine1", "pelvis", "left_hip", "left_knee",
+        "head",
+        "neck",
+        "spine3",
+        "spine2",
+        "spine1",
+        "pelvis",
+        "left_hip",
+        "left_knee",
         "left_ankle",
     )
-)  # fmt: skip
+)
 # Joints whose T-pose twist a rig's zero pose cannot give: the first joint of each chain that
 # leaves a branching joint (a rig may fold a leg onto the spine, or turn its right side by 180
 # degrees, without it showing in the zero pose), and the thighs and upper arms, whose twist
 # the knee and elbow hinges fix.
 CALIBRATED_JOINTS = (
-    "left_hip", "right_hip", "spine1", "neck", "left_collar", "right_collar",
-    "left_shoulder", "right_shoulder",
-)  # fmt: skip
+    "left_hip",
+    "right_hip",
+    "spine1",
+    "neck",
+    "left_collar",
+    "right_collar",
+    "left_shoulder",
+    "right_shoulder",
+)
 _CALIBRATED = frozenset(JOINT_INDEX[name] for name in CALIBRATED_JOINTS)
 _HINGE_MIN_FRAMES = 5
 
@@ -281,6 +171,21 @@ class Retargeted:
     source_joints: dict[str, str]
     up_axis: str
     unit_scale: float
+
+    def to_clip(self, path: str | Path, fps: float) -> Clip:
+        """This motion as a float32 ``Clip`` named after its file, with the file's labels
+        (``edgesdk.data.labels``): what the BVH and ASF/AMC loaders return."""
+        return Clip(
+            name=Path(path).stem,
+            fps=fps,
+            R_world_joint=self.R_world_joint.astype(np.float32),
+            global_pos_m=self.pos_m.astype(np.float32),
+            offsets_m=self.offsets_m.astype(np.float32),
+            labels=load_labels(path),
+            source=str(path),
+            rig=self.rig,
+            mapped=self.mapped,
+        )
 
 
 def detect_rig(

@@ -14,8 +14,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from edgesdk.data.device_spec import DeviceSpec
+from edgesdk.data.mounts import KINDS
 from edgesdk.data.recording import write_take
-from edgesdk.data.sensors import KINDS, DeviceSpec, simulate_take
+from edgesdk.data.simulate import simulate_take
 from edgesdk.data.slots import SLOTS
 from edgesdk.data.sources import list_motion_files, load_motion
 from edgesdk.errors import EdgeSDKError

@@ -1,7 +1,7 @@
 """Training windows: clips -> model inputs at 30 Hz (5 IMU slots + presence mask, head
 trajectory, description text) and pose targets.
 
-Every window is built from the clean kinematics of ``edgesdk.data.sensors.virtual_imu`` plus
+Every window is built from the clean kinematics of ``edgesdk.data.kinematics.virtual_imu`` plus
 white noise, in a world frame that is yawed at random for training (models must not rely on
 the subject's heading) and shifted so the pelvis starts above the origin. A random non-empty
 subset of at most ``max_active`` slots is present; with probability ``p_device_event`` one of
@@ -40,8 +40,9 @@ from edgesdk.data.device_model import (
     DeviceDraw,
     slam_head,
 )
+from edgesdk.data.kinematics import virtual_imu
 from edgesdk.data.resample import resample
-from edgesdk.data.sensors import SLOTS, virtual_imu
+from edgesdk.data.slots import SLOTS
 from edgesdk.errors import EdgeSDKError
 
 NUM_SLOTS = len(SLOTS)

@@ -31,6 +31,7 @@ from edgesdk.export.backends import BACKENDS, Backend
 from edgesdk.export.manifest import FORMAT, artifact_digest, manifest_path, tool_versions
 from edgesdk.export.runners import mark_pte_checked
 from edgesdk.export.validate import run_windows, validate
+from edgesdk.input_kinds import manifest_rates
 from edgesdk.io import clean_stale_temp, temp_prefix, write_json_atomic
 from edgesdk.models.signature import ExportSignature, signature_for
 from edgesdk.quantize.calibration import calibration_set
@@ -243,9 +244,7 @@ def _manifest(
             "window": spec.window,
             "context": spec.context,  # sliding window: frames per call, one call per frame
             "lookahead": spec.lookahead,
-            "head_imu_hz": 8 * spec.fps
-            if any(t.name == "head_imu_hr" for t in spec.inputs)
-            else None,
+            **manifest_rates(((t.name, t.shape) for t in spec.inputs), spec.fps),
         },
         "slots": list(spec.slots),
         "required_slots": list(spec.required_slots),

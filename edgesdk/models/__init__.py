@@ -13,11 +13,21 @@ from edgesdk.models import (  # noqa: F401  (register their variants)
     students,
 )
 from edgesdk.models.registry import (
+    Pair,
     create_model,
     list_models,
     model_family,
     model_info,
     register_model,
+    teacher_student_pairs,
 )
 
-__all__ = ["create_model", "list_models", "model_family", "model_info", "register_model"]
+__all__ = [
+    "Pair",
+    "create_model",
+    "list_models",
+    "model_family",
+    "model_info",
+    "register_model",
+    "teacher_student_pairs",
+]

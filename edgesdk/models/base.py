@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from edgesdk.body.skeleton import NUM_JOINTS
 from edgesdk.data.slots import SLOTS
+from edgesdk.errors import EdgeSDKError
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,49 @@ class TensorSpec:
     dtype: str = "float32"
     units: str = ""
     description: str = ""
+
+
+HEAD_IMU_CHANNELS = 12  # acc_world_mps2 (3), gyro_rads (3, sensor frame), R_world_sensor 6D
+
+
+def slot_imu_inputs(acc: str, note: str, mask: str) -> tuple[TensorSpec, TensorSpec]:
+    """The window batch's IMU slots ``[B, T, 5, 9]`` and their presence mask ``[B, T, 5]``:
+    ``acc`` says what the acceleration channels hold, ``note`` ends the IMU's description and
+    ``mask`` is the mask's (each family words what it reads)."""
+    return (
+        TensorSpec(
+            "imu",
+            ("batch", "time", len(SLOTS), 9),
+            units="m/s^2, 6D",
+            description=f"acc_world_mps2 ({acc}) + R_world_sensor 6D (6) per slot "
+            f"({', '.join(SLOTS)}); zeros where absent{note}",
+        ),
+        TensorSpec("mask", ("batch", "time", len(SLOTS)), description=mask),
+    )
+
+
+def text_inputs(dim: int, note: str = "") -> tuple[TensorSpec, TensorSpec]:
+    """A motion description's sentence embedding ``[B, dim]`` and its presence ``[B]``."""
+    return (
+        TensorSpec(
+            "text_emb",
+            ("batch", dim),
+            description=f"all-MiniLM-L6-v2 embedding of a motion description{note}",
+        ),
+        TensorSpec("text_mask", ("batch",), description="1 where text_emb is given"),
+    )
+
+
+def head_imu_hr_input(hr_factor: int, rate: str) -> TensorSpec:
+    """The head IMU at ``hr_factor`` samples per frame ``[B, k*T, 12]``; ``rate`` words its
+    sample rate."""
+    return TensorSpec(
+        "head_imu_hr",
+        ("batch", f"{hr_factor}*time", HEAD_IMU_CHANNELS),
+        units="m/s^2, rad/s, 6D",
+        description=f"head IMU at {rate}: acc_world_mps2 (3), gyro_rads (3, sensor frame), "
+        "R_world_sensor 6D (6)",
+    )
 
 
 def pose_outputs() -> tuple[TensorSpec, ...]:
@@ -112,9 +156,50 @@ class MotionModel(nn.Module, abc.ABC):
     def predict(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         """Inference on a batch: at least ``R_world_joint_6d`` and ``pos_rel_m``."""
 
+    # -- hooks with defaults: training, export and benchmarks call them on every model ------
+
     def stage_parameters(self, stage: str) -> Sequence[nn.Parameter]:
         """Parameters trained in a stage (default: all)."""
         return list(self.parameters())
+
+    def stage_lr_scale(self, stage: str) -> float:
+        """Factor on the learning rate of a stage, e.g. a smaller one for fine-tuning
+        (default: 1)."""
+        return 1.0
+
+    def prepare(self, train_texts: Sequence[str]) -> bool:
+        """Fit what depends on the training set before training (e.g. a caption vocabulary,
+        an activity head's classes). True when it changed the config, so that the trainer
+        rebuilds the model from it and ``checkpoint.load`` builds the same shapes (default:
+        nothing to fit, False)."""
+        return False
+
+    def inputs(self, batch: dict[str, Any]) -> tuple[Tensor, ...]:
+        """``forward``'s tensors from a collated batch (quantization calibration feeds these
+        to the exported graph). Default: the batch's tensors named as ``spec.inputs``, zeros
+        (absent) for one the batch lacks."""
+        time = int(batch["pos_m"].shape[1])
+
+        def tensor(t: TensorSpec) -> Tensor:
+            x = batch.get(t.name)
+            if isinstance(x, Tensor):
+                return x.float()
+            return torch.zeros([resolve_dim(d, 1, time) for d in t.shape])
+
+        return tuple(tensor(t) for t in self.spec.inputs)
+
+    def step_module(self) -> nn.Module:
+        """The module a streaming model (``spec.streaming``) exports: one frame and the state
+        in, the pose and the next state out. Default: none, an error (a window model exports
+        itself)."""
+        raise EdgeSDKError(f"{self.config.name}: streaming spec but no step_module()")
+
+    def submodules_for_cost(
+        self, seconds: float = 1.0
+    ) -> dict[str, tuple[nn.Module, tuple[Tensor, ...]]]:
+        """Named parts of the model with example inputs for ``seconds`` of motion, whose FLOPs
+        and CPU time the cost report lists apart (default: none)."""
+        return {}
 
     def example_inputs(self, batch_size: int = 1) -> tuple[Tensor, ...]:
         """Random inputs shaped as ``spec.inputs``, for export and FLOP counting. Symbolic
@@ -125,7 +210,7 @@ class MotionModel(nn.Module, abc.ABC):
         time = self.spec.context or self.spec.window or 1
         out = []
         for t in self.spec.inputs:
-            shape = [_resolve_dim(d, batch_size, time) for d in t.shape]
+            shape = [resolve_dim(d, batch_size, time) for d in t.shape]
             out.append(torch.randn(*shape, generator=g))
         return tuple(out)
 
@@ -133,7 +218,14 @@ class MotionModel(nn.Module, abc.ABC):
         return sum(p.numel() for p in self.parameters())
 
 
-def _resolve_dim(dim: int | str, batch_size: int, time: int) -> int:
+def resolve_dim(dim: int | str, batch_size: int, time: int) -> int:
+    """A ``TensorSpec`` dimension as an int: ``batch`` -> ``batch_size``, ``time`` -> ``time``,
+    ``k*time`` -> k times ``time``.
+
+    Example:
+        >>> resolve_dim("8*time", batch_size=2, time=3), resolve_dim(22, 2, 3)
+        (24, 22)
+    """
     if isinstance(dim, int):
         return dim
     if dim == "batch":

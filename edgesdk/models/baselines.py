@@ -26,7 +26,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edgesdk.body.skeleton import NUM_JOINTS
-from edgesdk.models.base import ModelSpec, MotionModel, TensorSpec, target_positions_rel
+from edgesdk.models.base import (
+    ModelSpec,
+    MotionModel,
+    TensorSpec,
+    pose_outputs,
+    target_positions_rel,
+)
 from edgesdk.models.registry import build_config, register_model
 
 HEAD_HR_FACTOR = 8
@@ -84,15 +90,7 @@ class MLPBaseline(MotionModel):
         head_only = config.inputs in ("head", "head_imu_hr")
         self.spec = ModelSpec(
             inputs=inputs,
-            outputs=(
-                TensorSpec("R_world_joint_6d", ("batch", "time", NUM_JOINTS, 6), units="6D"),
-                TensorSpec(
-                    "pos_rel_m",
-                    ("batch", "time", NUM_JOINTS, 3),
-                    units="m",
-                    description="joint positions relative to the pelvis",
-                ),
-            ),
+            outputs=pose_outputs(),
             slots=("head",) if head_only else ModelSpec.slots,
             required_slots=("head",) if config.inputs == "imu_head" else (),
         )
@@ -147,21 +145,21 @@ def _create_mlp(variant: str, defaults: dict[str, Any], overrides: dict[str, Any
     return MLPBaseline(config)
 
 
-@register_model(role="baseline", streaming=False)
+@register_model(role="baseline", streaming=False, teacher="ego4o")
 def mlp_baseline(**overrides: Any) -> MLPBaseline:
     return _create_mlp("mlp-baseline", {}, overrides)
 
 
-@register_model(role="baseline", streaming=False)
+@register_model(role="baseline", streaming=False, teacher="head2body")
 def mlp_baseline_head(**overrides: Any) -> MLPBaseline:
     return _create_mlp("mlp-baseline-head", {"inputs": "head_imu_hr"}, overrides)
 
 
-@register_model(role="baseline", streaming=False)
+@register_model(role="baseline", streaming=False, teacher="same")
 def mlp_baseline_same(**overrides: Any) -> MLPBaseline:
     return _create_mlp("mlp-baseline-same", {"inputs": "imu_head"}, overrides)
 
 
-@register_model(role="baseline", streaming=False)
+@register_model(role="baseline", streaming=False, teacher="motiongrpo")
 def mlp_baseline_headpose(**overrides: Any) -> MLPBaseline:
     return _create_mlp("mlp-baseline-headpose", {"inputs": "head"}, overrides)

@@ -46,10 +46,10 @@ from torch import Tensor, nn
 
 from edgesdk.body.heading import heading_rotation
 from edgesdk.body.rotations import rot6d_to_matrix
-from edgesdk.data.sensors import DEFAULT_KIND, slot_mount
+from edgesdk.data.mounts import DEFAULT_KIND, slot_mount
 from edgesdk.data.slots import SLOTS
 from edgesdk.errors import EdgeSDKError
-from edgesdk.models.base import ModelSpec, MotionModel, TensorSpec
+from edgesdk.models.base import ModelSpec, MotionModel, TensorSpec, pose_outputs, text_inputs
 from edgesdk.models.ego4o_parts import (
     PAD,
     SPECIAL_TOKENS,
@@ -138,28 +138,28 @@ class Ego4oInputs(NamedTuple):
 def _spec(config: Ego4oConfig) -> ModelSpec:
     return ModelSpec(
         inputs=(
-            TensorSpec("imu", ("batch", "time", 5, 9), units="m/s^2, 6D",
-                       description="acc_world_mps2 (3, no gravity) + R_world_sensor 6D (6) per "
-                       "slot (head, left/right wrist, left/right pocket); zeros where absent"),
+            TensorSpec(
+                "imu",
+                ("batch", "time", 5, 9),
+                units="m/s^2, 6D",
+                description="acc_world_mps2 (3, no gravity) + R_world_sensor 6D (6) per "
+                "slot (head, left/right wrist, left/right pocket); zeros where absent",
+            ),
             TensorSpec("mask", ("batch", "time", 5), description="1 where the slot is present"),
-            TensorSpec("text_emb", ("batch", config.text_dim),
-                       description="all-MiniLM-L6-v2 embedding of a motion description"),
-            TensorSpec("text_mask", ("batch",), description="1 where text_emb is given"),
-            TensorSpec("image_feat", ("batch", config.image_dim),
-                       description="egocentric image feature; no images exist in this project: "
-                       "pass zeros with image_mask 0"),
+            *text_inputs(config.text_dim),
+            TensorSpec(
+                "image_feat",
+                ("batch", config.image_dim),
+                description="egocentric image feature; no images exist in this project: "
+                "pass zeros with image_mask 0",
+            ),
             TensorSpec("image_mask", ("batch",), description="1 where image_feat is given"),
         ),
-        outputs=(
-            TensorSpec("R_world_joint_6d", ("batch", "time", 22, 6), units="6D",
-                       description="global joint rotations"),
-            TensorSpec("pos_rel_m", ("batch", "time", 22, 3), units="m",
-                       description="joint positions minus the pelvis, world orientation"),
-        ),
+        outputs=pose_outputs(),
         fps=config.fps,
         window=config.window,
         notes="Non-causal over the window (codes at T/4); T must be a multiple of 4.",
-    )  # fmt: skip
+    )
 
 
 def reference_heading(imu: Tensor, mask: Tensor) -> Tensor:
@@ -198,6 +198,7 @@ class Ego4oModel(MotionModel):
     Example:
         >>> model = ego4o_small()
         >>> model.prepare(["active walk", "basketball - forward dribble"])
+        True
         >>> model.vocabulary[:3]
         ['-', 'active', 'basketball']
         >>> batch = {"imu": torch.zeros(1, 8, 5, 9), "mask": torch.ones(1, 8, 5)}  # no text
@@ -216,18 +217,32 @@ class Ego4oModel(MotionModel):
         max_steps = config.max_frames // DOWNSAMPLE
         self.features = MotionFeatures(config.fps)
         self.vqvae = PartVQVAE(
-            config.num_codes, config.code_dim, config.vq_width, config.vq_depth,
+            config.num_codes,
+            config.code_dim,
+            config.vq_width,
+            config.vq_depth,
             config.vq_ema_decay,
-        )  # fmt: skip
+        )
         self.encoder = MultimodalEncoder(
-            config.d_model, config.num_heads, config.num_layers, config.num_codes,
-            config.text_dim, config.image_dim, max_steps,
-        )  # fmt: skip
+            config.d_model,
+            config.num_heads,
+            config.num_layers,
+            config.num_codes,
+            config.text_dim,
+            config.image_dim,
+            max_steps,
+        )
         self.captioner = Captioner(
-            config.caption_dim, config.caption_heads, config.caption_layers, config.code_dim,
-            config.text_dim, config.image_dim, config.caption_max_vocab,
-            config.caption_max_words, max_steps,
-        )  # fmt: skip
+            config.caption_dim,
+            config.caption_heads,
+            config.caption_layers,
+            config.code_dim,
+            config.text_dim,
+            config.image_dim,
+            config.caption_max_vocab,
+            config.caption_max_words,
+            max_steps,
+        )
         mounts = [slot_mount(DEFAULT_KIND[slot], slot) for slot in SLOTS]
         bone = [m.bone_joint for m in mounts]
         self.register_buffer("mount_bone", torch.tensor(bone), persistent=False)
@@ -277,9 +292,13 @@ class Ego4oModel(MotionModel):
         drop = (torch.rand_like(frames) < self.config.p_drop_slot) & (keeper == 0)
         keep_slot = (~drop).to(x.imu.dtype)[:, None]
         return Ego4oInputs(
-            x.imu * keep_slot[..., None], x.mask * keep_slot, x.text_emb,
-            x.text_mask * keep_text, x.image_feat, x.image_mask * keep_image,
-        )  # fmt: skip
+            x.imu * keep_slot[..., None],
+            x.mask * keep_slot,
+            x.text_emb,
+            x.text_mask * keep_text,
+            x.image_feat,
+            x.image_mask * keep_image,
+        )
 
     def target_features(self, batch: dict[str, Any]) -> tuple[Tensor, Tensor]:
         """Ground-truth motion features ``[B, T, F]`` and first-frame heading ``[B, 2]``."""
@@ -394,13 +413,16 @@ class Ego4oModel(MotionModel):
 
     # -- training -------------------------------------------------------------------------
 
-    def prepare(self, train_texts: Sequence[str]) -> None:
-        """Fit the caption vocabulary to the training descriptions (kept in the state dict)."""
+    def prepare(self, train_texts: Sequence[str]) -> bool:
+        """Fit the caption vocabulary to the training descriptions (kept in the state dict);
+        True: the trainer rebuilds the model from its config."""
         words = build_vocabulary(
-            train_texts, self.config.caption_max_vocab - len(SPECIAL_TOKENS),
+            train_texts,
+            self.config.caption_max_vocab - len(SPECIAL_TOKENS),
             self.captioner.vocab_utf8.numel(),
-        )  # fmt: skip
+        )
         self.captioner.set_vocabulary(words)
+        return True
 
     @property
     def vocabulary(self) -> list[str]:
@@ -501,7 +523,7 @@ class Ego4oModel(MotionModel):
         frame differences) the decoder's centimetre-level frame-to-frame jitter is amplified
         by fps^2 and dwarfs the real acceleration.
 
-        Sensors ride on bones as in ``edgesdk.data.sensors.SLOT_MOUNTS``: head -> joint 15,
+        Sensors ride on bones as in ``edgesdk.data.mounts.SLOT_MOUNTS``: head -> joint 15,
         wrists -> forearm (elbow 18/19, point near the wrist), pockets -> thigh (hip 1/2).
         """
         cfg = self.config
@@ -572,11 +594,22 @@ _CONFIGS: dict[str, Ego4oConfig] = {
     "ego4o": Ego4oConfig(),
     # Trains in minutes on 2 CPU cores over ~40k frames.
     "ego4o-small": Ego4oConfig(
-        name="ego4o-small", num_codes=128, code_dim=64, vq_width=128, vq_depth=2,
-        d_model=128, num_heads=4, num_layers=3, image_dim=512, caption_dim=64, caption_heads=4,
-        caption_layers=2, caption_max_vocab=512, caption_max_words=16,
+        name="ego4o-small",
+        num_codes=128,
+        code_dim=64,
+        vq_width=128,
+        vq_depth=2,
+        d_model=128,
+        num_heads=4,
+        num_layers=3,
+        image_dim=512,
+        caption_dim=64,
+        caption_heads=4,
+        caption_layers=2,
+        caption_max_vocab=512,
+        caption_max_words=16,
     ),
-}  # fmt: skip
+}
 
 
 def _create_ego4o(variant: str, **overrides: Any) -> Ego4oModel:

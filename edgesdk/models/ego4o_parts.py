@@ -22,11 +22,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edgesdk.body.rotations import normalize
 from edgesdk.models.ego4o_vqvae import DOWNSAMPLE, NUM_PARTS
+from edgesdk.models.layers.attention import MultiHeadAttention
 
 NUM_SLOTS = 5
 IMU_CHANNELS = 9
@@ -43,38 +43,15 @@ def _init_embedding(shape: tuple[int, ...]) -> nn.Parameter:
     return nn.Parameter(0.02 * torch.randn(*shape))
 
 
-class Attention(nn.Module):
-    """Multi-head attention (self, or cross onto ``context``) with PyTorch's SDPA kernel."""
-
-    def __init__(self, dim: int, heads: int) -> None:
-        super().__init__()
-        if dim % heads:
-            raise ValueError(f"dim {dim} must be divisible by heads {heads}")
-        self.heads = heads
-        self.q = nn.Linear(dim, dim)
-        self.kv = nn.Linear(dim, 2 * dim)
-        self.proj = nn.Linear(dim, dim)
-
-    def forward(self, x: Tensor, context: Tensor | None = None, causal: bool = False) -> Tensor:
-        ctx = x if context is None else context
-        B, L, D = x.shape
-        h = self.heads
-        q = self.q(x).view(B, L, h, D // h).transpose(1, 2)
-        k, v = self.kv(ctx).view(B, ctx.shape[1], 2, h, D // h).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-        y: Tensor = self.proj(out.transpose(1, 2).reshape(B, L, D))
-        return y
-
-
 class Block(nn.Module):
     """Pre-norm transformer block: self-attention, optional cross-attention, MLP."""
 
     def __init__(self, dim: int, heads: int, cross: bool = False, mlp_ratio: int = 4) -> None:
         super().__init__()
         self.ln1 = nn.LayerNorm(dim)
-        self.attn = Attention(dim, heads)
+        self.attn = MultiHeadAttention(dim, heads)
         self.ln_cross: nn.LayerNorm | None = nn.LayerNorm(dim) if cross else None
-        self.cross: Attention | None = Attention(dim, heads) if cross else None
+        self.cross = MultiHeadAttention(dim, heads) if cross else None
         self.ln2 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(
             nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Linear(mlp_ratio * dim, dim)

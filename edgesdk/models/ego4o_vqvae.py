@@ -29,15 +29,14 @@ Example:
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edgesdk.body.heading import heading_cos_sin, yaw_matrix
 from edgesdk.body.rotations import matrix_to_6d, rot6d_to_matrix
 from edgesdk.body.skeleton import BODY_PARTS, NUM_JOINTS
+from edgesdk.models.layers.conv import res_blocks
+from edgesdk.models.layers.quantizers import PartQuantizer
 
 PART_NAMES: tuple[str, ...] = tuple(BODY_PARTS)
 NUM_PARTS = len(PART_NAMES)
@@ -139,26 +138,6 @@ class MotionFeatures(nn.Module):
         }
 
 
-class ResBlock1d(nn.Module):
-    """Dilated residual block of the T2M-GPT motion VQ-VAE (ReLU, conv k3, ReLU, conv k1)."""
-
-    def __init__(self, width: int, dilation: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv1d(width, width, 3, padding=dilation, dilation=dilation)
-        self.conv2 = nn.Conv1d(width, width, 1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.conv2(F.relu(self.conv1(F.relu(x))))
-
-
-def _res_stack(width: int, depth: int, reverse: bool = False) -> nn.Sequential:
-    # Dilations 1, 3, 9, ...: the receptive field grows fast enough to see a whole window.
-    dilations = [3**i for i in range(depth)]
-    if reverse:
-        dilations.reverse()
-    return nn.Sequential(*[ResBlock1d(width, d) for d in dilations])
-
-
 class PartEncoder(nn.Module):
     """One body part's features ``[B, C, T]`` -> latents ``[B, code_dim, T / 4]``."""
 
@@ -166,7 +145,10 @@ class PartEncoder(nn.Module):
         super().__init__()
         layers: list[nn.Module] = [nn.Conv1d(in_dim, width, 3, padding=1), nn.ReLU()]
         for _ in range(2):
-            layers += [nn.Conv1d(width, width, 4, stride=2, padding=1), _res_stack(width, depth)]
+            layers += [
+                nn.Conv1d(width, width, 4, stride=2, padding=1),
+                nn.Sequential(*res_blocks(width, depth)),
+            ]
         layers.append(nn.Conv1d(width, code_dim, 3, padding=1))
         self.net = nn.Sequential(*layers)
 
@@ -183,7 +165,7 @@ class MotionDecoder(nn.Module):
         layers: list[nn.Module] = [nn.Conv1d(NUM_PARTS * code_dim, width, 3, padding=1), nn.ReLU()]
         for _ in range(2):
             layers += [
-                _res_stack(width, depth, reverse=True),
+                nn.Sequential(*res_blocks(width, depth, reverse=True)),
                 nn.Upsample(scale_factor=2, mode="nearest"),
                 nn.Conv1d(width, width, 3, padding=1),
             ]
@@ -194,85 +176,6 @@ class MotionDecoder(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         out: Tensor = self.net(z)
         return out
-
-
-class Quantized(NamedTuple):
-    z_q: Tensor  # [B, P, S, D] straight-through quantized latents
-    indices: Tensor  # [B, P, S] code indices
-    commit_loss: Tensor  # scalar
-    perplexity: Tensor  # scalar, mean over parts
-
-
-class PartQuantizer(nn.Module):
-    """One codebook ``[N, D]`` per part, kept as buffers and learned by EMA (as in T2M-GPT):
-    initialized from the first batch's latents; codes used less than once per EMA horizon are
-    reset to random latents of the current batch."""
-
-    def __init__(self, num_parts: int, num_codes: int, code_dim: int, decay: float) -> None:
-        super().__init__()
-        self.num_codes, self.decay = num_codes, decay
-        # Random until the first VQ-VAE step replaces it with latents of real motion, so that
-        # an untrained model still maps different codes to different motions.
-        self.register_buffer("codebook", torch.randn(num_parts, num_codes, code_dim))
-        self.register_buffer("code_sum", torch.zeros(num_parts, num_codes, code_dim))
-        self.register_buffer("code_count", torch.zeros(num_parts, num_codes))
-        self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
-        self.codebook: Tensor
-        self.code_sum: Tensor
-        self.code_count: Tensor
-        self.initialized: Tensor
-
-    def nearest(self, z: Tensor) -> Tensor:
-        """``[B, P, S, D]`` -> indices ``[B, P, S]`` of the nearest code of each part."""
-        dist = (
-            z.pow(2).sum(-1, keepdim=True)
-            - 2 * torch.einsum("bpsd,pnd->bpsn", z, self.codebook)
-            + self.codebook.pow(2).sum(-1)[None, :, None, :]
-        )
-        return dist.argmin(-1)
-
-    def lookup(self, indices: Tensor) -> Tensor:
-        """Indices ``[B, P, S]`` -> codes ``[B, P, S, D]``."""
-        part = torch.arange(indices.shape[1], device=indices.device)[None, :, None]
-        return self.codebook[part, indices]
-
-    def mix(self, weights: Tensor) -> Tensor:
-        """Soft or one-hot weights ``[B, P, S, N]`` -> codes ``[B, P, S, D]``."""
-        return torch.einsum("bpsn,pnd->bpsd", weights, self.codebook)
-
-    def forward(self, z: Tensor, update: bool) -> Quantized:
-        flat = z.detach().transpose(0, 1).flatten(1, 2)  # [P, M, D]
-        if update and not bool(self.initialized):
-            self._reset(flat, torch.ones_like(self.code_count, dtype=torch.bool))
-            self.initialized.fill_(True)
-        indices = self.nearest(z)
-        onehot = F.one_hot(indices, self.num_codes).to(z.dtype)
-        if update:
-            self._ema(flat, onehot.transpose(0, 1).flatten(1, 2))
-        z_q = self.lookup(indices)
-        commit = F.mse_loss(z, z_q.detach())
-        probs = onehot.mean((0, 2))  # [P, N]
-        perplexity = torch.exp(-(probs * (probs + 1e-10).log()).sum(-1)).mean()
-        return Quantized(z + (z_q - z).detach(), indices, commit, perplexity)
-
-    @torch.no_grad()
-    def _ema(self, flat: Tensor, onehot: Tensor) -> None:
-        self.code_sum.mul_(self.decay).add_(onehot.transpose(1, 2) @ flat, alpha=1 - self.decay)
-        self.code_count.mul_(self.decay).add_(onehot.sum(1), alpha=1 - self.decay)
-        used = self.code_count >= 1.0
-        self.codebook.copy_(self.code_sum / self.code_count.clamp_min(1e-6)[..., None])
-        self._reset(flat, ~used)
-
-    @torch.no_grad()
-    def _reset(self, flat: Tensor, dead: Tensor) -> None:
-        """Codes where ``dead [P, N]`` restart at random latents of this batch."""
-        pick = torch.randint(flat.shape[1], dead.shape, device=flat.device)
-        fresh = torch.gather(flat, 1, pick[..., None].expand(-1, -1, flat.shape[-1]))
-        # A little noise keeps codes reset from the same latent apart.
-        fresh = fresh + 1e-3 * torch.randn_like(fresh) * flat.std().clamp_min(1e-6)
-        self.codebook.copy_(torch.where(dead[..., None], fresh, self.codebook))
-        self.code_sum.copy_(torch.where(dead[..., None], fresh, self.code_sum))
-        self.code_count.copy_(torch.where(dead, torch.ones_like(self.code_count), self.code_count))
 
 
 class PartVQVAE(nn.Module):

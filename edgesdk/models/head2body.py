@@ -42,62 +42,29 @@ from edgesdk.body.heading import heading_rotation
 from edgesdk.body.rotations import rot6d_to_matrix
 from edgesdk.errors import EdgeSDKError
 from edgesdk.models.base import (
+    HEAD_IMU_CHANNELS,
     ModelSpec,
     MotionModel,
-    TensorSpec,
+    head_imu_hr_input,
     pose_outputs,
     target_positions_rel,
 )
-from edgesdk.models.conformer import (
-    Conformer,
-    ConvFeatureExtractor,
-    FeedForward,
-    MultiHeadAttention,
-    RandomProjectionQuantizer,
-    span_mask,
-)
-from edgesdk.models.head2body_vq import (  # noqa: F401  (re-exported: MotionGRPO, students)
-    POSE_FEATURES,
+from edgesdk.models.head2body_vq import (
     ROT_FEATURES,
-    EMAQuantizer,
     PoseVQVAE,
-    ResConv1d,
     features_to_pose,
     pose_to_features,
 )
+from edgesdk.models.layers.conformer import (
+    Conformer,
+    ConvFeatureExtractor,
+    RandomProjectionQuantizer,
+    span_mask,
+)
+from edgesdk.models.layers.transformer import TransformerLayer, sinusoidal_positions
 from edgesdk.models.registry import build_config, register_model
 
-HEAD_IMU_CHANNELS = 12  # acc_world_mps2 (3), gyro_rads (3), R_world_sensor 6D (6)
 # ----------------------------------------------------------------------------- token transformer
-
-
-def sinusoidal_positions(length: int, dim: int, like: Tensor) -> Tensor:
-    """``[length, dim]`` fixed sine/cosine positions (Vaswani et al.), interleaved."""
-    pos = torch.arange(length, device=like.device, dtype=like.dtype)[:, None]
-    freq = torch.exp(
-        torch.arange(0, dim, 2, device=like.device, dtype=like.dtype) * (-math.log(1e4) / dim)
-    )
-    return torch.stack([torch.sin(pos * freq), torch.cos(pos * freq)], -1).flatten(-2)
-
-
-class TransformerLayer(nn.Module):
-    """Pre-norm layer: self-attention (causal for the decoder), cross-attention to the
-    encoder's output when ``cross``, feed-forward."""
-
-    def __init__(self, dim: int, heads: int, dropout: float, cross: bool) -> None:
-        super().__init__()
-        self.self_norm = nn.LayerNorm(dim)
-        self.self_attn = MultiHeadAttention(dim, heads, dropout)
-        self.cross_norm = nn.LayerNorm(dim) if cross else None
-        self.cross_attn = MultiHeadAttention(dim, heads, dropout) if cross else None
-        self.ff = FeedForward(dim, dropout=dropout, act="gelu")
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, x: Tensor, memory: Tensor | None = None, causal: bool = False) -> Tensor:
-        x = x + self.drop(self.self_attn(self.self_norm(x), causal=causal))
-        if self.cross_attn is not None and self.cross_norm is not None:
-            x = x + self.drop(self.cross_attn(self.cross_norm(x), context=memory))
-        return x + self.ff(x)
 
 
 class TokenTransformer(nn.Module):
@@ -341,15 +308,7 @@ class Head2Body(MotionModel):
             )
             self.rq_head = nn.Linear(c.enc_dim, c.rq_codes)
         self.spec = ModelSpec(
-            inputs=(
-                TensorSpec(
-                    "head_imu_hr",
-                    ("batch", f"{c.hr_factor}*time", HEAD_IMU_CHANNELS),
-                    units="m/s^2, rad/s, 6D",
-                    description=f"head IMU at {c.hr_factor}x fps: acc_world_mps2 (3), "
-                    "gyro_rads (3, sensor frame), R_world_sensor 6D (6)",
-                ),
-            ),
+            inputs=(head_imu_hr_input(c.hr_factor, f"{c.hr_factor}x fps"),),
             outputs=pose_outputs(),
             fps=c.fps,
             window=c.window,

@@ -31,7 +31,8 @@ from torch import Tensor, nn
 from edgesdk.body.heading import heading_rotation
 from edgesdk.body.rotations import matrix_to_6d, rot6d_to_matrix
 from edgesdk.errors import EdgeSDKError
-from edgesdk.models.head2body import POSE_FEATURES, TransformerLayer, sinusoidal_positions
+from edgesdk.models.head2body_vq import POSE_FEATURES
+from edgesdk.models.layers.transformer import TransformerLayer, sinusoidal_positions
 
 COND_FEATURES = 28
 

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from edgesdk.body.skeleton import NUM_JOINTS, PARENTS
 from edgesdk.data.slots import SLOTS
-from edgesdk.models.base import MotionModel, TensorSpec
+from edgesdk.models.base import MotionModel, TensorSpec, slot_imu_inputs
 
 NUM_SLOTS = len(SLOTS)
 IMU_FEATURES = 12  # per slot: acc (3) + R_world_sensor as a 3 x 3 matrix (9)
@@ -40,16 +40,7 @@ State = tuple[Tensor, Tensor]
 
 def imu_inputs(description: str = "") -> tuple[TensorSpec, ...]:
     """The window batch layout of the IMU peers: 5 slots and their presence mask."""
-    return (
-        TensorSpec(
-            "imu",
-            ("batch", "time", NUM_SLOTS, 9),
-            units="m/s^2, 6D",
-            description="acc_world_mps2 (3) + R_world_sensor 6D (6) per slot "
-            f"({', '.join(SLOTS)}); zeros where absent{description}",
-        ),
-        TensorSpec("mask", ("batch", "time", NUM_SLOTS), description="1 where present"),
-    )
+    return slot_imu_inputs("3", description, "1 where present")
 
 
 def rot6d_columns_to_matrix(d6: Tensor) -> Tensor:

@@ -33,7 +33,7 @@ from torch import nn
 from edgesdk.errors import EdgeSDKError
 
 ROLES = ("", "teacher", "student", "baseline", "peer")
-SCALES = ("", "paper", "small")
+SCALES = ("", "paper", "small", "tiny")
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,14 @@ class ModelInfo:
     name: str
     family: str  # the model file it comes from
     role: str = ""  # teacher | student | baseline | peer
-    scale: str = ""  # paper (published layer sizes) | small (a CPU-sized config)
+    # paper (published layer sizes) | small (a CPU-sized config; a family's default student)
+    # | tiny (a smaller student)
+    scale: str = ""
     streaming: bool | None = None  # True: called once per frame with an explicit state
     reference: str = ""  # the publication it re-implements
-    teacher: str = ""  # a student's teacher family (its ``-small`` / paper variants)
+    # A student's teacher family (its small / paper variants); a baseline's: the teacher
+    # family whose inputs it reads.
+    teacher: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -94,6 +98,40 @@ def list_models(pattern: str = "*", **tags: Any) -> list[str]:
         for n, info in _INFO.items()
         if fnmatch.fnmatch(n, pattern) and all(getattr(info, k) == v for k, v in tags.items())
     )
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A teacher family with the variants the pipeline and benchmarks train together."""
+
+    family: str  # the teacher's family, e.g. "same"
+    teacher: str  # its CPU-sized teacher, e.g. "same-small"
+    paper: str  # its paper-scale teacher ("" when it has none)
+    student: str  # its default student, e.g. "same-student"
+    baselines: tuple[str, ...]  # the baselines that read the teacher's inputs
+
+
+def teacher_student_pairs() -> list[Pair]:
+    """Every teacher family that has a small teacher and a default student (``role="student",
+    scale="small"``, ``teacher=family``), in the order the students are registered.
+
+    Example:
+        >>> [p.student for p in teacher_student_pairs()][:2]
+        ['ego4o-student', 'same-student']
+    """
+    pairs = []
+    for student, info in _INFO.items():
+        if info.role != "student" or info.scale != "small":
+            continue
+        teachers = list_models(role="teacher", scale="small", family=info.teacher)
+        if not teachers:
+            continue
+        paper = list_models(role="teacher", scale="paper", family=info.teacher)
+        baselines = list_models(role="baseline", teacher=info.teacher)
+        pairs.append(
+            Pair(info.teacher, teachers[0], paper[0] if paper else "", student, tuple(baselines))
+        )
+    return pairs
 
 
 def model_info(name: str) -> ModelInfo:

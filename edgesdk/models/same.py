@@ -53,7 +53,7 @@ from edgesdk.body.skeleton import NUM_JOINTS
 from edgesdk.data.slots import SLOTS
 from edgesdk.errors import EdgeSDKError
 from edgesdk.models.base import ModelSpec, MotionModel, TensorSpec
-from edgesdk.models.conformer import MultiHeadAttention, RelativePositionBias
+from edgesdk.models.layers.attention import MultiHeadAttention, RelativePositionBias
 from edgesdk.models.registry import build_config, register_model
 
 NUM_SLOTS = len(SLOTS)
@@ -185,9 +185,13 @@ class ModalityAwareAttention(nn.Module):
 
 def _mlp(dim: int, hidden: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(
-        nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout),
-        nn.Linear(hidden, dim), nn.Dropout(dropout),
-    )  # fmt: skip
+        nn.LayerNorm(dim),
+        nn.Linear(dim, hidden),
+        nn.GELU(),
+        nn.Dropout(dropout),
+        nn.Linear(hidden, dim),
+        nn.Dropout(dropout),
+    )
 
 
 class Block(nn.Module):
@@ -311,27 +315,47 @@ def _spec(c: SameConfig) -> ModelSpec:
     joints = ("batch", "time", NUM_JOINTS)
     return ModelSpec(
         inputs=(
-            TensorSpec("imu", ("batch", "time", NUM_SLOTS, 9), units="m/s^2, 6D",
-                       description="acc_world_mps2 (no gravity) + R_world_sensor 6D per slot"),
+            TensorSpec(
+                "imu",
+                ("batch", "time", NUM_SLOTS, 9),
+                units="m/s^2, 6D",
+                description="acc_world_mps2 (no gravity) + R_world_sensor 6D per slot",
+            ),
             TensorSpec("mask", ("batch", "time", NUM_SLOTS), description="1 where present"),
-            TensorSpec("head", ("batch", "time", 9), units="m, 6D", description="head 6DoF "
-                       "pose, every frame: position (floor at y = 0) + R_world_head 6D"),
-            TensorSpec("image_feat", ("batch", "time", NUM_VIEWS, c.image_dim),
-                       description="stereo (left, right) image features; none in this project"),
+            TensorSpec(
+                "head",
+                ("batch", "time", 9),
+                units="m, 6D",
+                description="head 6DoF "
+                "pose, every frame: position (floor at y = 0) + R_world_head 6D",
+            ),
+            TensorSpec(
+                "image_feat",
+                ("batch", "time", NUM_VIEWS, c.image_dim),
+                description="stereo (left, right) image features; none in this project",
+            ),
             TensorSpec("image_mask", ("batch", "time", NUM_VIEWS), description="1 where given"),
         ),
         outputs=(
-            TensorSpec("R_world_joint_6d", (*joints, 6), units="6D",
-                       description="global joint rotations, world frame"),
-            TensorSpec("pos_rel_m", (*joints, 3), units="m",
-                       description="joint positions minus the pelvis, world orientation"),
+            TensorSpec(
+                "R_world_joint_6d",
+                (*joints, 6),
+                units="6D",
+                description="global joint rotations, world frame",
+            ),
+            TensorSpec(
+                "pos_rel_m",
+                (*joints, 3),
+                units="m",
+                description="joint positions minus the pelvis, world orientation",
+            ),
         ),
         fps=c.fps,
         window=c.window,
         required_slots=("head",),
         notes="needs the head 6DoF pose in every frame (glasses worn); causal: frame t reads "
         f"frames <= t (TCN, then attention over {c.temporal_window} frames per layer)",
-    )  # fmt: skip
+    )
 
 
 class Same(MotionModel):
@@ -357,9 +381,13 @@ class Same(MotionModel):
         self.image_absent = nn.Parameter(0.02 * torch.randn(NUM_VIEWS, c.dim))
         self.decoder = FusionDecoder(c.dim, c.fusion_heads, c.fusion_ff, c.fusion_layers, c.dropout)
         self.refiner = TemporalRefiner(
-            c.temporal_dim, c.temporal_heads, c.temporal_ff, c.temporal_layers,
-            c.temporal_window, c.dropout,
-        )  # fmt: skip
+            c.temporal_dim,
+            c.temporal_heads,
+            c.temporal_ff,
+            c.temporal_layers,
+            c.temporal_window,
+            c.dropout,
+        )
 
     def inputs(self, batch: dict[str, Any]) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         """``forward``'s tensors from a batch; no ``image_feat`` means both views absent."""
@@ -455,10 +483,12 @@ class Same(MotionModel):
         pos_m: Tensor = batch["pos_m"]
         rot_local = matrix_to_6d(R_hw @ R_world_joint)
         pos_local = rotate(R_hw, pos_m - p_head[:, :, None])
-        local = torch.stack([
-            F.mse_loss(p[..., :6], rot_local) + c.pos_weight * F.mse_loss(p[..., 6:], pos_local)
-            for p in out["stage1"]
-        ]).mean()  # fmt: skip
+        local = torch.stack(
+            [
+                F.mse_loss(p[..., :6], rot_local) + c.pos_weight * F.mse_loss(p[..., 6:], pos_local)
+                for p in out["stage1"]
+            ]
+        ).mean()
         glob = F.mse_loss(out["R_world_joint_6d"], batch["R_world_joint_6d"])
         glob = glob + c.pos_weight * F.mse_loss(out["pos_m"], pos_m)
         ground = ground_penetration(out["pos_m"])
@@ -476,9 +506,18 @@ SAME = SameConfig()
 # No dropout: the windows' random yaw, devices and noise regularize, and on one CPU thread
 # dropout's masks cost a fifth of a training step.
 SAME_SMALL = SameConfig(
-    name="same-small", dropout=0.0, image_dim=64, dim=64, fusion_layers=2, fusion_heads=4,
-    fusion_ff=128, temporal_dim=64, temporal_layers=3, temporal_heads=4, temporal_ff=128,
-)  # fmt: skip
+    name="same-small",
+    dropout=0.0,
+    image_dim=64,
+    dim=64,
+    fusion_layers=2,
+    fusion_heads=4,
+    fusion_ff=128,
+    temporal_dim=64,
+    temporal_layers=3,
+    temporal_heads=4,
+    temporal_ff=128,
+)
 
 
 def _create_same(default: SameConfig, **overrides: Any) -> Same:

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from edgesdk.errors import EdgeSDKError
 from edgesdk.models.activity_head import activity_outputs
-from edgesdk.models.base import MotionModel, TensorSpec, _resolve_dim
+from edgesdk.models.base import MotionModel, TensorSpec, resolve_dim
 
 # The outputs of a streaming student's ``step``, before its new state.
 STEP_OUTPUTS = (
@@ -110,7 +110,7 @@ def _fixed(t: TensorSpec, time: int | None) -> TensorSpec:
     for d in t.shape:
         if d == "time" and time is None:
             continue
-        shape.append(_resolve_dim(d, 1, 1 if time is None else time))
+        shape.append(resolve_dim(d, 1, 1 if time is None else time))
     return TensorSpec(t.name, tuple(shape), t.dtype, t.units, t.description)
 
 
@@ -119,8 +119,6 @@ def signature_for(model: MotionModel) -> ExportSignature:
     model.eval()
     spec = model.spec
     if spec.streaming:
-        if not callable(getattr(model, "step_module", None)):
-            raise EdgeSDKError(f"{spec_name(model)}: streaming spec but no step_module()")
         inputs = tuple(_fixed(t, None) for t in (*spec.inputs, *spec.state))
         state_out = tuple(
             TensorSpec(
@@ -136,7 +134,7 @@ def signature_for(model: MotionModel) -> ExportSignature:
         extra = activity_outputs(len(head.labels), head.text_dim) if head is not None else ()
         return ExportSignature(
             model,
-            model.step_module().eval(),  # type: ignore[operator]
+            model.step_module().eval(),
             inputs,
             (*STEP_OUTPUTS, *extra, *state_out),
             True,

@@ -42,9 +42,16 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor
 
-from edgesdk.body.skeleton import NUM_JOINTS
 from edgesdk.data.slots import SLOTS
-from edgesdk.models.base import ModelSpec, TensorSpec
+from edgesdk.models.base import (
+    HEAD_IMU_CHANNELS,
+    ModelSpec,
+    TensorSpec,
+    head_imu_hr_input,
+    pose_outputs,
+    slot_imu_inputs,
+    text_inputs,
+)
 from edgesdk.models.registry import build_config, register_model
 from edgesdk.models.students_core import (
     ACC_SCALE,
@@ -61,7 +68,6 @@ from edgesdk.models.students_core import (
 )
 
 NUM_SLOTS = len(SLOTS)
-HEAD_IMU_CHANNELS = 12  # acc_world_mps2 (3), gyro_rads (3, sensor frame), R_world_sensor 6D
 # Slots in the order their heading is taken as the yaw frame (the first one present).
 REFERENCE_ORDER = ("head", "left_pocket", "right_pocket", "left_wrist", "right_wrist")
 _REF_INDEX = [SLOTS.index(s) for s in REFERENCE_ORDER]
@@ -71,26 +77,20 @@ _SLOT_ONEHOT = torch.eye(NUM_SLOTS)
 # ----------------------------------------------------------------------------- spec pieces
 
 
-def _imu_inputs() -> tuple[TensorSpec, ...]:
-    return (
-        TensorSpec("imu", ("batch", "time", NUM_SLOTS, 9), units="m/s^2, 6D",
-                   description="acc_world_mps2 (3, no gravity) + R_world_sensor 6D (6) per slot "
-                   f"({', '.join(SLOTS)}); zeros where absent"),
-        TensorSpec("mask", ("batch", "time", NUM_SLOTS), description="1 where the slot's "
-                   "device is present (devices may come and go in any frame)"),
-    )  # fmt: skip
+_IMU_INPUTS = slot_imu_inputs(
+    "3, no gravity",
+    "",
+    "1 where the slot's device is present (devices may come and go in any frame)",
+)
 
 
 _HEAD_INPUT = TensorSpec(
-    "head", ("batch", "time", 9), units="m, 6D",
+    "head",
+    ("batch", "time", 9),
+    units="m, 6D",
     description="head 6DoF pose every frame: position (world, floor at y = 0) + R_world_head 6D",
-)  # fmt: skip
-_OUTPUTS = (
-    TensorSpec("R_world_joint_6d", ("batch", "time", NUM_JOINTS, 6), units="6D",
-               description="global joint rotations, world frame"),
-    TensorSpec("pos_rel_m", ("batch", "time", NUM_JOINTS, 3), units="m",
-               description="joint positions minus the pelvis, world orientation"),
-)  # fmt: skip
+)
+_OUTPUTS = pose_outputs()
 
 
 def _notes(c: StudentConfig, inputs: str, frame: str) -> str:
@@ -128,18 +128,21 @@ class Ego4oStudent(StreamingStudent):
         c = config
         self.spec = ModelSpec(
             inputs=(
-                *_imu_inputs(),
-                TensorSpec("text_emb", ("batch", c.text_dim),
-                           description="all-MiniLM-L6-v2 embedding of a motion description; "
-                           "zeros with text_mask 0 when there is none"),
-                TensorSpec("text_mask", ("batch",), description="1 where text_emb is given"),
+                *_IMU_INPUTS,
+                *text_inputs(c.text_dim, "; zeros with text_mask 0 when there is none"),
             ),
-            outputs=_OUTPUTS, fps=c.fps, window=c.window, streaming=True,
+            outputs=_OUTPUTS,
+            fps=c.fps,
+            window=c.window,
+            streaming=True,
             state=self.state_specs(),
-            notes=_notes(c, f"5 IMU slots at {c.fps:g} Hz + mask, optional text embedding",
-                         "per frame, the heading of the first present slot in the order "
-                         + ", ".join(REFERENCE_ORDER)),
-        )  # fmt: skip
+            notes=_notes(
+                c,
+                f"5 IMU slots at {c.fps:g} Hz + mask, optional text embedding",
+                "per frame, the heading of the first present slot in the order "
+                + ", ".join(REFERENCE_ORDER),
+            ),
+        )
 
     def inputs(self, batch: dict[str, Any]) -> tuple[Tensor, ...]:
         imu: Tensor = batch["imu"]
@@ -215,19 +218,25 @@ class Head2BodyStudent(StreamingStudent):
         rate = c.fps * c.hr_factor
         self.spec = ModelSpec(
             inputs=(
-                TensorSpec("head_imu_hr", ("batch", f"{c.hr_factor}*time", HEAD_IMU_CHANNELS),
-                           units="m/s^2, rad/s, 6D",
-                           description=f"head IMU at {rate:g} Hz ({c.hr_factor} samples per "
-                           "frame, sample 8t at frame t): acc_world_mps2 (3), gyro_rads (3, "
-                           "sensor frame), R_world_sensor 6D (6)"),
+                head_imu_hr_input(
+                    c.hr_factor,
+                    f"{rate:g} Hz ({c.hr_factor} samples per frame, sample 8t at frame t)",
+                ),
             ),
-            outputs=_OUTPUTS, fps=c.fps, window=c.window, slots=("head",), streaming=True,
+            outputs=_OUTPUTS,
+            fps=c.fps,
+            window=c.window,
+            slots=("head",),
+            streaming=True,
             state=self.state_specs(),
-            notes=_notes(c, f"head IMU at {rate:g} Hz; frame t reads samples "
-                         f"{c.hr_factor}t .. {c.hr_factor}t+{c.hr_factor - 1} flattened "
-                         f"({c.hr_factor * HEAD_IMU_CHANNELS} values)",
-                         "the head IMU's heading at the frame's first sample"),
-        )  # fmt: skip
+            notes=_notes(
+                c,
+                f"head IMU at {rate:g} Hz; frame t reads samples "
+                f"{c.hr_factor}t .. {c.hr_factor}t+{c.hr_factor - 1} flattened "
+                f"({c.hr_factor * HEAD_IMU_CHANNELS} values)",
+                "the head IMU's heading at the frame's first sample",
+            ),
+        )
 
     def inputs(self, batch: dict[str, Any]) -> tuple[Tensor, ...]:
         """``head_imu_hr``, zeroed where the head device is absent (as Head2Body reads it)."""
@@ -265,12 +274,20 @@ class SameStudent(StreamingStudent):
         super().__init__(config, NUM_SLOTS * 9 + NUM_SLOTS + HEAD_FEATURES)
         c = config
         self.spec = ModelSpec(
-            inputs=(*_imu_inputs(), _HEAD_INPUT),
-            outputs=_OUTPUTS, fps=c.fps, window=c.window, required_slots=("head",),
-            streaming=True, state=self.state_specs(),
-            notes=_notes(c, f"5 IMU slots at {c.fps:g} Hz + mask + the head 6DoF pose (every "
-                         "frame; the head IMU slot may be absent)", "the head's heading"),
-        )  # fmt: skip
+            inputs=(*_IMU_INPUTS, _HEAD_INPUT),
+            outputs=_OUTPUTS,
+            fps=c.fps,
+            window=c.window,
+            required_slots=("head",),
+            streaming=True,
+            state=self.state_specs(),
+            notes=_notes(
+                c,
+                f"5 IMU slots at {c.fps:g} Hz + mask + the head 6DoF pose (every "
+                "frame; the head IMU slot may be absent)",
+                "the head's heading",
+            ),
+        )
 
     def inputs(self, batch: dict[str, Any]) -> tuple[Tensor, ...]:
         return batch["imu"], batch["mask"], batch["head"]
@@ -302,10 +319,15 @@ class MotionGRPOStudent(StreamingStudent):
         super().__init__(config, HEAD_FEATURES)
         c = config
         self.spec = ModelSpec(
-            inputs=(_HEAD_INPUT,), outputs=_OUTPUTS, fps=c.fps, window=c.window,
-            slots=("head",), streaming=True, state=self.state_specs(),
+            inputs=(_HEAD_INPUT,),
+            outputs=_OUTPUTS,
+            fps=c.fps,
+            window=c.window,
+            slots=("head",),
+            streaming=True,
+            state=self.state_specs(),
             notes=_notes(c, f"the head 6DoF pose at {c.fps:g} Hz", "the head's heading"),
-        )  # fmt: skip
+        )
 
     def inputs(self, batch: dict[str, Any]) -> tuple[Tensor, ...]:
         return (batch["head"],)
@@ -322,25 +344,25 @@ class MotionGRPOStudent(StreamingStudent):
 # ----------------------------------------------------------------------------- registry
 
 
-@register_model(role="student", streaming=True, teacher="ego4o")
+@register_model(role="student", scale="small", streaming=True, teacher="ego4o")
 def ego4o_student(**overrides: Any) -> Ego4oStudent:
     """Ego4o's student: IMU slots + mask (+ text) -> GRU 2 x 128."""
     return _create(Ego4oStudent, "ego4o-student", overrides)
 
 
-@register_model(role="student", streaming=True, teacher="head2body")
-def head2body_student(**overrides: Any) -> Head2BodyStudent:
-    """Head2Body's student: 240 Hz head IMU, 8 samples per frame -> GRU 2 x 128."""
-    return _create(Head2BodyStudent, "head2body-student", overrides)
-
-
-@register_model(role="student", streaming=True, teacher="same")
+@register_model(role="student", scale="small", streaming=True, teacher="same")
 def same_student(**overrides: Any) -> SameStudent:
     """SAME's student: IMU slots + mask + head 6DoF -> GRU 2 x 128."""
     return _create(SameStudent, "same-student", overrides)
 
 
-@register_model(role="student", streaming=True, teacher="motiongrpo")
+@register_model(role="student", scale="small", streaming=True, teacher="head2body")
+def head2body_student(**overrides: Any) -> Head2BodyStudent:
+    """Head2Body's student: 240 Hz head IMU, 8 samples per frame -> GRU 2 x 128."""
+    return _create(Head2BodyStudent, "head2body-student", overrides)
+
+
+@register_model(role="student", scale="small", streaming=True, teacher="motiongrpo")
 def motiongrpo_student(**overrides: Any) -> MotionGRPOStudent:
     """MotionGRPO's student: head 6DoF trajectory -> GRU 2 x 128, one pass per frame."""
     return _create(MotionGRPOStudent, "motiongrpo-student", overrides)
@@ -351,25 +373,25 @@ def motiongrpo_student(**overrides: Any) -> MotionGRPOStudent:
 TINY = {"hidden": 32, "layers": 1}
 
 
-@register_model(role="student", streaming=True, teacher="ego4o")
+@register_model(role="student", scale="tiny", streaming=True, teacher="ego4o")
 def ego4o_student_tiny(**overrides: Any) -> Ego4oStudent:
     """ego4o-student with a GRU 1 x 32."""
     return _create(Ego4oStudent, "ego4o-student-tiny", {**TINY, **overrides})
 
 
-@register_model(role="student", streaming=True, teacher="head2body")
-def head2body_student_tiny(**overrides: Any) -> Head2BodyStudent:
-    """head2body-student with a GRU 1 x 32."""
-    return _create(Head2BodyStudent, "head2body-student-tiny", {**TINY, **overrides})
-
-
-@register_model(role="student", streaming=True, teacher="same")
+@register_model(role="student", scale="tiny", streaming=True, teacher="same")
 def same_student_tiny(**overrides: Any) -> SameStudent:
     """same-student with a GRU 1 x 32."""
     return _create(SameStudent, "same-student-tiny", {**TINY, **overrides})
 
 
-@register_model(role="student", streaming=True, teacher="motiongrpo")
+@register_model(role="student", scale="tiny", streaming=True, teacher="head2body")
+def head2body_student_tiny(**overrides: Any) -> Head2BodyStudent:
+    """head2body-student with a GRU 1 x 32."""
+    return _create(Head2BodyStudent, "head2body-student-tiny", {**TINY, **overrides})
+
+
+@register_model(role="student", scale="tiny", streaming=True, teacher="motiongrpo")
 def motiongrpo_student_tiny(**overrides: Any) -> MotionGRPOStudent:
     """motiongrpo-student with a GRU 1 x 32."""
     return _create(MotionGRPOStudent, "motiongrpo-student-tiny", {**TINY, **overrides})

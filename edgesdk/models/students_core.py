@@ -197,13 +197,19 @@ class StreamingStudent(MotionModel):
     def state_specs(self) -> tuple[TensorSpec, ...]:
         c = self.config
         return (
-            TensorSpec("gru_h", ("batch", c.layers, c.hidden),
-                       description="GRU hidden state per layer; zeros at the start of a stream"),
-            TensorSpec("prev", ("batch", self.prev_features),
-                       description="the previous frame's yaw (cos, sin)"
-                       f"{self.prev_description} and a flag, 1 where that frame had a yaw "
-                       "(its reference device present); zeros at the start of a stream"),
-        )  # fmt: skip
+            TensorSpec(
+                "gru_h",
+                ("batch", c.layers, c.hidden),
+                description="GRU hidden state per layer; zeros at the start of a stream",
+            ),
+            TensorSpec(
+                "prev",
+                ("batch", self.prev_features),
+                description="the previous frame's yaw (cos, sin)"
+                f"{self.prev_description} and a flag, 1 where that frame had a yaw "
+                "(its reference device present); zeros at the start of a stream",
+            ),
+        )
 
     def init_state(self, batch_size: int = 1, like: Tensor | None = None) -> State:
         """The state of a stream that has not started (zeros, as ``spec.state``)."""
@@ -278,10 +284,13 @@ class StreamingStudent(MotionModel):
         activity_prob [B, K], activity_emb [B, 384]]), new state)`` (the last two with an
         activity head); ``state=None`` starts a stream."""
         seq = tuple(
-            x if any(isinstance(d, str) and d.endswith("*time") for d in t.shape) else
-            x.unsqueeze(t.shape.index("time")) if "time" in t.shape else x
+            x
+            if any(isinstance(d, str) and d.endswith("*time") for d in t.shape)
+            else x.unsqueeze(t.shape.index("time"))
+            if "time" in t.shape
+            else x
             for x, t in zip(frame, self.spec.inputs[: len(frame)], strict=True)
-        )  # fmt: skip
+        )
         out, new_state = self.run(seq, state, stepwise=True)
         outputs: tuple[Tensor, ...] = (
             out["R_world_joint_6d"][:, 0],

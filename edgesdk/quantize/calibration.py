@@ -30,7 +30,8 @@ from torch import Tensor
 
 from edgesdk.data.clip import Clip
 from edgesdk.data.windows import WindowDataset
-from edgesdk.models.base import MotionModel, _resolve_dim
+from edgesdk.input_kinds import reads_text
+from edgesdk.models.base import MotionModel
 from edgesdk.models.signature import (
     ExportSignature,
     dims,
@@ -53,7 +54,7 @@ def windows(
     cfg = dataclasses.replace(cfg, stride=cfg.window)
     ds = WindowDataset(list(clips), cfg, train=False)
     encoder = None
-    if "text_emb" in input_names(model):
+    if reads_text(input_names(model)):
         from edgesdk.models.text import default_text_encoder
 
         encoder = default_text_encoder()
@@ -68,19 +69,9 @@ def windows(
 
 
 def model_inputs(model: MotionModel, batch: dict[str, Any]) -> tuple[Tensor, ...]:
-    """``forward``'s tensors from a batch: the model's own mapping when it has one, else the
-    batch's tensors by input name (zeros, i.e. absent, for one the batch lacks)."""
-    own = getattr(model, "inputs", None)
-    if callable(own):
-        return tuple(own(batch))
-    time = int(batch["pos_m"].shape[1])
-    out = []
-    for t in model.spec.inputs:
-        x = batch.get(t.name)
-        if not isinstance(x, Tensor):
-            x = torch.zeros([_resolve_dim(d, 1, time) for d in t.shape])
-        out.append(x.float())
-    return tuple(out)
+    """``forward``'s tensors from a batch (``MotionModel.inputs``: the batch's tensors by input
+    name, zeros for one the batch lacks, unless the model maps them itself)."""
+    return tuple(model.inputs(batch))
 
 
 @torch.no_grad()

@@ -8,20 +8,21 @@
 How it fits together: ``ingest`` checks, orders and buffers each device's samples; ``clock``
 maps each device's clock onto the session's; ``device`` holds one device's state; ``fusion``
 resamples every device at the model's frame times and builds the model inputs, using
-``calibration`` (mount and heading from an N-pose stand-still, found automatically; ``body``
-has the poses and mounts) and ``placement`` (which slot each device is in); ``backends`` runs
-the artifact (or a checkpoint in eager PyTorch) once per frame with its state fed back;
-``session`` schedules frames under a latency bound (``config``: its tunables and ``Frame``).
-``replay`` feeds a take folder, ``udp`` live datagrams, ``cli`` is ``edgesdk run``. The ingest
-and fusion modules need numpy only (no torch); ``replay``, ``scenario`` (simulated sessions)
-and ``offline`` (the reference a replay is judged against) use the training stack.
+``device_calibration`` (mount and heading from an N-pose stand-still, found automatically;
+``npose`` has the pose, ``edgesdk.data.mounts`` the mounts) and ``placement`` (which slot each
+device is in); ``model_backend`` runs the artifact (or a checkpoint in eager PyTorch) once per
+frame with its state fed back; ``session`` schedules frames under a latency bound (``config``:
+its tunables and ``Frame``). ``replay`` feeds a take folder, ``udp`` live datagrams, ``cli`` is
+``edgesdk run``. The ingest and fusion modules need numpy only (no torch); ``replay``,
+``scenario`` (simulated sessions) and ``offline`` (the reference a replay is judged against) use
+the training stack.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from edgesdk.runtime.backends import ModelBackend, open_backend
+from edgesdk.runtime.model_backend import ModelBackend, open_backend
 from edgesdk.runtime.session import Frame, Session, SessionConfig
 
 __all__ = ["Frame", "ModelBackend", "Session", "SessionConfig", "open_backend", "replay"]

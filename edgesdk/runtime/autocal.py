@@ -2,9 +2,9 @@
 do anyway (sitting, standing, walking).
 
 A device's fused orientation ``Q`` (sensor -> its own Z-up world, arbitrary heading) becomes
-the model's input ``A Q C`` once two things are known (``edgesdk.runtime.calibration`` has the
-algebra): the mount correction ``C`` (how the device sits on its bone) and the heading ``A``
-(how its world turns relative to the other devices').
+the model's input ``A Q C`` once two things are known (``edgesdk.runtime.device_calibration``
+has the algebra): the mount correction ``C`` (how the device sits on its bone) and the heading
+``A`` (how its world turns relative to the other devices').
 
 **Mount.** A phone goes into a pocket in one of four ways (upright or upside down, screen out
 or in), a watch onto a wrist crown towards the hand or the elbow: ``C`` is one of a few turns,
@@ -56,9 +56,10 @@ from typing import cast
 
 import numpy as np
 
-from edgesdk.runtime.body import SLOT_BONE, nominal_mount, slot_kind
+from edgesdk.body.rotations_numpy import R_YUP_ZUP, Quat, rot_y, wrap
+from edgesdk.data.mounts import SLOT_BONE, nominal_mount, slot_kind
 from edgesdk.runtime.bone_prior import BonePrior
-from edgesdk.runtime.rotations import R_YUP_ZUP, Quat, matrix_to_quat, rot_y, wrap
+from edgesdk.runtime.device_calibration import cached_quats
 
 MOUNT_CONFIDENT = 0.9
 HEADING_EVIDENCE = 3.0  # seconds of full-quality heading evidence
@@ -136,7 +137,7 @@ class _SlotEvidence:
 
 class ActivityCalibration:
     """One device's mount and heading, learned from ordinary activity (module docstring).
-    Offers the ``frames`` / ``quats`` interface of ``calibration.Calibration``; the mount is
+    Offers the ``frames`` / ``quats`` interface of ``device_calibration.Calibration``; the mount is
     tracked for every slot the device could be in, so a change of placement keeps it."""
 
     flip_decided = True  # the N-pose calibration's screen flip: settled by the turns here
@@ -320,12 +321,7 @@ class ActivityCalibration:
         return self._cache[key]
 
     def quats(self, kind: str | None, slot: str) -> tuple[Quat, Quat]:
-        key = (kind, slot)
-        if key not in self._quats:
-            A, C = self.frames(kind, slot)
-            qa, qc = matrix_to_quat(A), matrix_to_quat(C)
-            self._quats[key] = (cast(Quat, tuple(qa.tolist())), cast(Quat, tuple(qc.tolist())))
-        return self._quats[key]
+        return cached_quats(self, self._quats, kind, slot)
 
     def mount(self, kind: str | None, slot: str) -> np.ndarray:
         """The estimated actual ``R_bone_sensor``: ``R_nominal C^T``."""

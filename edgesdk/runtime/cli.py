@@ -149,10 +149,10 @@ def run_command(args: argparse.Namespace) -> int:
 def render_frames_gif(frames: list[Frame], out: Path, fps: float = 30.0) -> Path:
     """Render frames with ``edgesdk.data.render`` (the pelvis dead-reckoned for x and z, at
     the height that puts the lowest joint on the floor)."""
+    from edgesdk.body.rotations_numpy import from_6d
     from edgesdk.body.skeleton import template_offsets
     from edgesdk.data.clip import Clip
     from edgesdk.data.render import render_gif
-    from edgesdk.runtime.rotations import from_6d
 
     R = from_6d(np.stack([f.R_world_joint_6d for f in frames]).astype(np.float64))
     pos = np.stack([f.pos_rel_m for f in frames]).astype(np.float64)

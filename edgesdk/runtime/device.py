@@ -16,12 +16,12 @@ from collections import Counter
 
 import numpy as np
 
+from edgesdk.data.mounts import GRAVITY_MPS2, KINDS
 from edgesdk.data.orientation import ImuFilter
 from edgesdk.runtime.autocal import ActivityCalibration
-from edgesdk.runtime.body import GRAVITY_MPS2, KINDS
-from edgesdk.runtime.calibration import Calibration
 from edgesdk.runtime.clock import JUMP_VOTES as _JUMP_VOTES
 from edgesdk.runtime.clock import ClockSync
+from edgesdk.runtime.device_calibration import Calibration
 from edgesdk.runtime.ingest import Row, SampleBuffer
 
 ACC_MODES = ("raw", "user", "auto")

@@ -4,7 +4,7 @@ calibration at stand-stills, placement, and the tensors a student reads.
 Per output frame at session time ``t``: each device's samples are interpolated at its own
 clock's ``t`` (``SampleBuffer.at``), appended to its history, and, for a calibrated device in
 a slot, turned into the model's Y-up world: ``imu[slot] = (A acc_devworld, 6D(A Q C))``
-(``edgesdk.runtime.calibration``), ``mask[slot] = 1``. Stand-still checks run every
+(``edgesdk.runtime.device_calibration``), ``mask[slot] = 1``. Stand-still checks run every
 ``CHECK_EVERY`` frames, placement every second.
 
 Example (the pieces; ``Session`` drives them)::
@@ -17,20 +17,18 @@ Example (the pieces; ``Session`` drives them)::
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from edgesdk.body.rotations_numpy import mean_quat, qmul, qrotate, quat_6d, quat_to_matrix
+from edgesdk.data.mounts import GRAVITY_MPS2, HEAD_LEVER_M, WORN_TURNS, nominal_mount, slot_kind
 from edgesdk.data.slots import SLOT_INDEX
+from edgesdk.input_kinds import INPUT_KINDS
 from edgesdk.runtime.autocal import ActivityCalibration, align_headings, up_in_sensor
-from edgesdk.runtime.body import (
-    GRAVITY_MPS2,
-    HEAD_LEVER_M,
-    WORN_TURNS,
-    nominal_mount,
-    slot_kind,
-)
-from edgesdk.runtime.calibration import (
+from edgesdk.runtime.config import SessionConfig
+from edgesdk.runtime.device import Device
+from edgesdk.runtime.device_calibration import (
     Calibration,
     calibrated_tilt_error,
     circular_median,
@@ -39,8 +37,6 @@ from edgesdk.runtime.calibration import (
     npose_tilt_error,
     yaw_spread,
 )
-from edgesdk.runtime.config import SessionConfig
-from edgesdk.runtime.device import Device
 from edgesdk.runtime.ingest import Row
 from edgesdk.runtime.placement import (
     MIN_MOVING_FRAMES,
@@ -50,7 +46,6 @@ from edgesdk.runtime.placement import (
     features,
     slot_probabilities,
 )
-from edgesdk.runtime.rotations import mean_quat, qmul, qrotate, quat_6d, quat_to_matrix
 
 CHECK_EVERY = 6  # frames between stand-still checks (0.2 s at 30 Hz)
 ACTIVITY_EVERY_S = 1.0  # seconds between updates of the calibration from activity
@@ -80,6 +75,12 @@ class Fusion:
         self._handled: set[str] = set()  # devices calibrated in the current stand-still
         self._activity_every = max(1, round(ACTIVITY_EVERY_S * fps))
         self._contradicted: dict[str, int] = {}  # seconds in a row an N-pose was contradicted
+        # the per-frame builders of the input kinds' ``runtime`` sources besides "slots"
+        self._fusers: dict[str, Callable[[Device | None, int], np.ndarray]] = {
+            "head_pose": self._head_pose
+        }
+        if hr_factor:
+            self._fusers["head_imu"] = self._head_hr
 
     # -- per frame
 
@@ -134,11 +135,12 @@ class Fusion:
             used.append(dev.id)
             if dev.slot == "head":
                 head_dev = dev
-        out = {"imu": imu[None], "mask": mask[None]}
-        if "head_imu_hr" in need and self.hr_factor:
-            out["head_imu_hr"] = self._head_hr(head_dev, t_ns)[None]
-        if "head" in need:
-            out["head"] = self._head_pose(head_dev, t_ns)[None]
+        out = {"imu": imu[None], "mask": mask[None]}  # the "slots" kinds, always given
+        for name in need:
+            kind = INPUT_KINDS.get(name)
+            fuser = self._fusers.get(kind.runtime or "") if kind is not None else None
+            if fuser is not None:
+                out[name] = fuser(head_dev, t_ns)[None]
         return out, used
 
     @staticmethod

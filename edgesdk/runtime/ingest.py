@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from edgesdk.runtime.rotations import slerp_scalar
+from edgesdk.body.rotations_numpy import slerp_scalar
 
 Row = tuple[float, ...]  # acc (3), gyro (3), quat w, x, y, z (4)
 _MAX_ABS = 1e6  # beyond this an IMU sample is garbage (sum of |values|: m/s^2, rad/s)

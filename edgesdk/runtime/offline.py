@@ -20,7 +20,8 @@ import numpy as np
 from edgesdk.data.clip import Clip
 from edgesdk.data.slots import SLOT_INDEX
 from edgesdk.data.windows import WindowConfig, WindowDataset
-from edgesdk.runtime.backends import ModelBackend
+from edgesdk.input_kinds import INPUT_KINDS
+from edgesdk.runtime.model_backend import ModelBackend
 
 
 def offline_inputs(
@@ -58,14 +59,20 @@ def run_offline(backend: ModelBackend, inputs: dict[str, np.ndarray]) -> np.ndar
     """``pos_rel_m [T, 22, 3]`` of the backend stepped through the inputs from a fresh state."""
     backend.reset()
     T = len(inputs["imu"])
-    k = backend.hr_factor
+    # the per-frame kinds windows give (``edgesdk.input_kinds``), with k samples a frame for
+    # the kinds read faster than the frame rate (given only when the backend reads them)
+    sub = backend.samples_per_frame
+    feeds = [
+        (kind.name, kind.window, sub.get(kind.name, 0))
+        for kind in INPUT_KINDS.values()
+        if kind.per_frame and kind.window in inputs and (not kind.window_field or kind.name in sub)
+    ]
     preds = []
     for t in range(T):
         frame: dict[str, np.ndarray] = {
-            n: inputs[n][t][None] for n in ("imu", "mask", "head") if n in inputs
+            n: inputs[w][t * k : (t + 1) * k][None] if k else inputs[w][t][None]
+            for n, w, k in feeds
         }
-        if k and "head_imu_hr" in inputs:
-            frame["head_imu_hr"] = inputs["head_imu_hr"][t * k : (t + 1) * k][None]
         preds.append(backend.step(frame)["pos_rel_m"].reshape(22, 3))
     backend.reset()
     return np.stack(preds)

@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 
 from edgesdk.data.recording import read_take
-from edgesdk.data.sensors import Take
+from edgesdk.data.takes import Take
 from edgesdk.errors import EdgeSDKError
 from edgesdk.io import atomic_path
-from edgesdk.runtime.backends import ModelBackend
 from edgesdk.runtime.clock import replay_arrivals
+from edgesdk.runtime.model_backend import ModelBackend
 from edgesdk.runtime.selfcheck import check_stream
 from edgesdk.runtime.session import Frame, Session, SessionConfig
 

@@ -4,7 +4,7 @@ repeat turned and moved to continue the last and cross-faded with it) for as lon
 devices may leave and come back. Uses the training stack (torch, scipy): not needed on a device.
 
 Example:
-    >>> from edgesdk.data.sensors import tpose_clip
+    >>> from edgesdk.data.kinematics import tpose_clip
     >>> clip = session_clip(tpose_clip(num_frames=20), duration_s=4.0, still_s=1.0)
     >>> clip.num_frames, clip.fps
     (120, 30.0)
@@ -17,11 +17,11 @@ import math
 
 import numpy as np
 
+from edgesdk.body.rotations_numpy import matrix_to_quat, quat_to_matrix, rot_y, slerp, yaw_of
 from edgesdk.data.clip import Clip
-from edgesdk.data.sensors import DeviceStream, Take
+from edgesdk.data.takes import DeviceStream, Take
 from edgesdk.errors import EdgeSDKError
-from edgesdk.runtime.body import NPOSE_ARM_JOINTS
-from edgesdk.runtime.rotations import matrix_to_quat, quat_to_matrix, rot_y, slerp, yaw_of
+from edgesdk.runtime.npose import NPOSE_ARM_JOINTS
 
 _PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgesdk.runtime.body import GRAVITY_MPS2
-from edgesdk.runtime.rotations import quat_to_matrix
+from edgesdk.body.rotations_numpy import quat_to_matrix
+from edgesdk.data.mounts import GRAVITY_MPS2
 
 MAX_GYRO_RADS = 100.0  # consumer IMUs saturate near 35 rad/s (2000 deg/s)
 MIN_DURATION_S = 2.0  # shorter recordings are not averaged

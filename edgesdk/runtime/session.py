@@ -54,14 +54,15 @@ from typing import Any
 
 import numpy as np
 
+from edgesdk.data.mounts import KINDS
+from edgesdk.data.slots import check_slot
 from edgesdk.errors import EdgeSDKError
 from edgesdk.runtime.activity import ActivityTracker, TextContext
-from edgesdk.runtime.backends import ModelBackend, open_backend
-from edgesdk.runtime.body import KINDS, check_slot
 from edgesdk.runtime.config import Frame, SessionConfig
 from edgesdk.runtime.device import ACC_MODES, Device
 from edgesdk.runtime.fusion import Fusion
 from edgesdk.runtime.ingest import SampleBuffer, check_sample
+from edgesdk.runtime.model_backend import ModelBackend, open_backend
 
 _NO_CONTACT = np.zeros(2)
 _NO_CONTACT.flags.writeable = False

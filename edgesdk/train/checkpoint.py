@@ -38,6 +38,7 @@ from edgesdk.io import atomic_path, write_json_atomic
 from edgesdk.models import create_model, model_family
 from edgesdk.models.base import MotionModel
 from edgesdk.models.limits import check_finite, checked_model
+from edgesdk.reading import read_json
 from edgesdk.train import state as train_state_file
 from edgesdk.train.state import LEGACY_TRAIN_STATE, TRAIN_STATE
 
@@ -113,10 +114,7 @@ def read_meta(ckpt_dir: Path | str) -> dict[str, Any]:
     path = Path(ckpt_dir) / CONFIG
     if not path.is_file():
         raise EdgeSDKError(f"{ckpt_dir}: not a checkpoint folder (no {CONFIG})")
-    try:
-        meta: dict[str, Any] = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise EdgeSDKError(f"{path}: corrupt JSON ({exc.msg} at line {exc.lineno})") from None
+    meta: dict[str, Any] = read_json(path)
     return meta
 
 

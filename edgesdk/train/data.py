@@ -29,19 +29,21 @@ from edgesdk.data.slots import SLOT_INDEX
 from edgesdk.data.sources import list_motion_files, load_motion, skeleton_files
 from edgesdk.data.windows import WindowConfig, WindowDataset, split_by_file
 from edgesdk.errors import EdgeSDKError
+from edgesdk.input_kinds import window_fields
 from edgesdk.io import cache_dir
 from edgesdk.models.base import MotionModel, collate
 from edgesdk.train.checkpoint import fingerprint_files
 from edgesdk.train.clip_cache import CacheError, read_cache, warn_rebuild, write_cache
 
 FPS = 30.0
-_CACHE_VERSION = 1  # part of the data fingerprint; the file format is versioned in clip_cache
+CACHE_VERSION = 1  # part of the data fingerprint; the file format is versioned in clip_cache
 # The importer's sources: a change in any of them invalidates cached clips.
 _IMPORTER_FILES = (
     "bvh.py",
     "asf.py",
     "asf_amc.py",
     "retarget.py",
+    "rigs.py",
     "resample.py",
     "clip.py",
     "labels.py",
@@ -104,7 +106,7 @@ def load_clips_cached(
     if limit is not None:
         files = files[:limit]
     identity = [*files, *skeleton_files(files)]  # the same list as before for BVH-only folders
-    fingerprint = fingerprint_files(identity, {"fps": FPS, "cache_version": _CACHE_VERSION})
+    fingerprint = fingerprint_files(identity, {"fps": FPS, "cache_version": CACHE_VERSION})
     path = cache_dir() / f"clips-{fingerprint[:16]}-{_importer_version()}.npz"
     if path.is_file():
         try:
@@ -131,16 +133,17 @@ def input_names(model: MotionModel) -> set[str]:
 
 
 def window_config_for(model: MotionModel, seed: int = 0, **changes: Any) -> WindowConfig:
-    """Windows carrying what the model reads: the 8x head stream when it needs it, and its
-    required slots forced on (Head2Body reads the head device only; SAME needs the head)."""
-    names = input_names(model)
+    """Windows carrying what the model reads: its sub-frame inputs at the rate its spec
+    declares (``edgesdk.input_kinds``: the head IMU at ``k*time``), and its required slots
+    forced on (Head2Body reads the head device only; SAME needs the head)."""
     spec = model.spec
     forced = spec.required_slots or (spec.slots if len(spec.slots) < 3 else ())
     required = tuple(SLOT_INDEX[s] for s in forced)
     fields: dict[str, Any] = {
         "seed": seed,
-        "head_hr_factor": 8 if "head_imu_hr" in names else 0,
+        "head_hr_factor": 0,
         "require_slots": required,
+        **window_fields((t.name, t.shape) for t in spec.inputs),
     }
     if model.spec.window:
         fields["window"] = model.spec.window

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +37,21 @@ from torch import Tensor, nn
 
 from edgesdk.data.windows import WindowConfig, WindowDataset
 from edgesdk.errors import EdgeSDKError
-from edgesdk.models import list_models, model_family
+from edgesdk.models import list_models
 from edgesdk.models.base import MotionModel
 from edgesdk.models.limits import checked_model
 from edgesdk.models.students_core import StreamingStudent
 from edgesdk.models.text import default_text_encoder
 from edgesdk.train import checkpoint
+from edgesdk.train.config import DistillConfig, TrainConfig, run_fields
 from edgesdk.train.data import TrainData, input_names, load_train_data, window_config_for
 from edgesdk.train.trainer import (
-    TrainConfig,
-    _rebuilt_after_prepare,
-    _run_epoch,
     check_max_batches,
     evaluate_loss,
+    rebuilt_after_prepare,
+    run_epoch,
+    save_run,
 )
-from edgesdk.train.trainer import _save as save_run
 
 STAGE = "main"  # a student's one training stage
 TEACHER_TARGETS = ("R_world_joint_6d", "pos_rel_m", "contact")
@@ -60,34 +59,9 @@ TEACHER_TARGETS = ("R_world_joint_6d", "pos_rel_m", "contact")
 PRIVILEGED_INPUTS = ("imu", "head", "head_imu_hr")
 
 
-@dataclass(frozen=True)
-class DistillConfig:
-    """Everything a distillation run depends on; saved in the checkpoint's ``config.json``."""
-
-    teacher: str  # teacher checkpoint folder
-    student: str  # registered student name, e.g. "same-student"
-    data: str
-    out: str
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 1e-3
-    alpha: float = 0.5  # weight of the teacher's targets; 0: ground truth only (the control)
-    weight_decay: float = 1e-4
-    grad_clip: float = 1.0
-    seed: int = 0
-    limit: int | None = None
-    resume: bool = False
-    overrides: dict[str, Any] = field(default_factory=dict)  # student config fields
-    max_batches: int | None = None  # at most this many batches per epoch (brief runs)
-    progress: bool = True
-    devices: str = "realistic"  # the windows' inputs, as TrainConfig
-    head: str = "slam"
-    privileged: bool = False  # the teacher reads clean inputs and the true description
-
-
 def students() -> list[str]:
     """The registered student names."""
-    return [n for n in list_models() if model_family(n) == "students"]
+    return list_models(role="student")
 
 
 class _DistillLoss(nn.Module):
@@ -178,7 +152,7 @@ def distill(config: DistillConfig) -> Path:
     assert isinstance(student, StreamingStudent)
     data = load_train_data(Path(config.data), limit=config.limit, progress=config.progress)
     if student.prepare([c.labels.text() for c in data.train]):  # an activity head's table
-        rebuilt = _rebuilt_after_prepare(student, config.student)
+        rebuilt = rebuilt_after_prepare(student, config.student)
         assert isinstance(rebuilt, StreamingStudent)
         student = rebuilt
     wcfg = dataclasses.replace(
@@ -199,12 +173,7 @@ def distill(config: DistillConfig) -> Path:
         checkpoint.restore_optimizer(opt, state, out)
 
     # The trainer's epoch loop (progress bar, gradient clipping) on the distillation loss.
-    loop = TrainConfig(
-        model=config.student, data=config.data, out=config.out, epochs=config.epochs,
-        batch_size=config.batch_size, lr=config.lr, weight_decay=config.weight_decay,
-        grad_clip=config.grad_clip, seed=config.seed, limit=config.limit,
-        max_batches=config.max_batches, progress=config.progress,
-    )  # fmt: skip
+    loop = TrainConfig(model=config.student, **run_fields(config))
     loss_module = _DistillLoss(student, teacher, config.alpha, config.privileged)
     history: list[dict[str, Any]] = list(state["history"]) if state else []
     done = {h["epoch"] for h in history}
@@ -212,7 +181,7 @@ def distill(config: DistillConfig) -> Path:
     for epoch in range(config.epochs):
         if epoch in done:
             continue
-        train_loss = _run_epoch(loss_module, train_ds, opt, loop, STAGE, epoch, 0, 1, text_encoder)
+        train_loss = run_epoch(loss_module, train_ds, opt, loop, STAGE, epoch, 0, 1, text_encoder)
         # Validation against the ground truth: the figure that distilling should lower.
         val_loss = evaluate_loss(student, val_ds, STAGE, config.batch_size, text_encoder)
         history.append(

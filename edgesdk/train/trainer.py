@@ -18,7 +18,6 @@ import itertools
 import math
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from edgesdk.models.base import MotionModel
 from edgesdk.models.limits import checked_model
 from edgesdk.models.text import default_text_encoder
 from edgesdk.train import checkpoint
+from edgesdk.train.config import TrainConfig
 from edgesdk.train.data import (
     TrainData,
     input_names,
@@ -43,32 +43,6 @@ from edgesdk.train.data import (
     make_loader,
     window_config_for,
 )
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything a training run depends on; saved in the checkpoint's ``config.json``."""
-
-    model: str
-    data: str
-    out: str
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    grad_clip: float = 1.0
-    seed: int = 0
-    limit: int | None = None
-    resume: bool = False
-    overrides: dict[str, Any] = field(default_factory=dict)
-    stage_epochs: dict[str, int] = field(default_factory=dict)  # per-stage override of epochs
-    max_batches: int | None = None  # at most this many batches per epoch (brief runs)
-    progress: bool = True
-    # What the windows' inputs look like (edgesdk.data.device_model): real devices through
-    # the runtime, glasses' SLAM head trajectory; "clean" / "mocap" for ideal inputs.
-    devices: str = "realistic"
-    head: str = "slam"
-    oversample: dict[str, int] = field(default_factory=dict)  # source folder -> repeats
 
 
 class _LossModule(nn.Module):
@@ -108,10 +82,8 @@ def train(config: TrainConfig) -> Path:
     if not isinstance(model, MotionModel):
         raise EdgeSDKError(f"model {config.model} cannot be trained (not a MotionModel)")
     data = load_train_data(Path(config.data), limit=config.limit, progress=config.progress)
-    prepare = getattr(model, "prepare", None)
-    # False: the model had nothing to prepare (a student without an activity head)
-    if callable(prepare) and prepare([c.labels.text() for c in data.train]) is not False:
-        model = _rebuilt_after_prepare(model, config)
+    if model.prepare([c.labels.text() for c in data.train]):  # its config changed
+        model = rebuilt_after_prepare(model, config)
     wcfg = window_config_for(
         model,
         seed=config.seed,
@@ -135,8 +107,7 @@ def train(config: TrainConfig) -> Path:
         for p in model.parameters():
             p.requires_grad_(p in params)
         trainable = [p for p in model.parameters() if p.requires_grad]
-        lr_scale = getattr(model, "stage_lr_scale", None)  # e.g. a smaller one for fine-tuning
-        lr = config.lr * (lr_scale(stage) if callable(lr_scale) else 1.0)
+        lr = config.lr * model.stage_lr_scale(stage)
         opt = torch.optim.AdamW(trainable, lr=lr, weight_decay=config.weight_decay)
         if state is not None and state.get("stage") == stage and "optimizer" in state:
             checkpoint.restore_optimizer(opt, state, out)
@@ -149,7 +120,7 @@ def train(config: TrainConfig) -> Path:
         for epoch in range(config.stage_epochs.get(stage, config.epochs)):
             if (stage, epoch) in done:
                 continue
-            train_loss = _run_epoch(
+            train_loss = run_epoch(
                 step_module, train_ds, opt, config, stage, epoch, rank, world, text_encoder
             )
             val_loss = evaluate_loss(model, val_ds, stage, config.batch_size, text_encoder)
@@ -157,7 +128,7 @@ def train(config: TrainConfig) -> Path:
                 {"stage": stage, "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
             )
             if rank == 0:
-                _save(model, config, data, wcfg, history, stage, opt, started)
+                save_run(model, config, data, wcfg, history, stage, opt, started)
     for p in model.parameters():
         p.requires_grad_(True)
     if world > 1:
@@ -165,7 +136,7 @@ def train(config: TrainConfig) -> Path:
     return out
 
 
-def _rebuilt_after_prepare(model: MotionModel, name: str | TrainConfig) -> MotionModel:
+def rebuilt_after_prepare(model: MotionModel, name: str | TrainConfig) -> MotionModel:
     """A model whose ``prepare`` changed its config (e.g. a vocabulary) is rebuilt from it, so
     that ``checkpoint.load`` builds the same shapes (``name``: the registered model, or the
     run's config naming it)."""
@@ -178,7 +149,7 @@ def _rebuilt_after_prepare(model: MotionModel, name: str | TrainConfig) -> Motio
     return rebuilt
 
 
-def _run_epoch(
+def run_epoch(
     step_module: nn.Module,
     ds: WindowDataset,
     opt: torch.optim.Optimizer,
@@ -189,6 +160,9 @@ def _run_epoch(
     world: int,
     text_encoder: Any,
 ) -> float:
+    """One epoch of ``step_module`` (the model's loss for ``stage``, or a distillation loss)
+    over ``ds`` with gradient clipping; ``rank`` / ``world`` shard it across processes.
+    Returns the mean training loss."""
     ds.set_epoch(epoch)
     sampler: DistributedSampler[int] | None = None
     if world > 1:
@@ -242,7 +216,7 @@ def evaluate_loss(
     return sum(losses) / len(losses)
 
 
-def _save(
+def save_run(
     model: MotionModel,
     config: Any,
     data: TrainData,

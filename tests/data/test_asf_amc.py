@@ -33,7 +33,8 @@ from edgesdk.data.asf_amc import (
 from edgesdk.data.bvh import most_upright_frame
 from edgesdk.data.clip import Clip
 from edgesdk.data.labels import HDM05_DESCRIPTIONS, load_labels
-from edgesdk.data.retarget import RIGS, _euler_xyz_deg, calibrate_rest_deg
+from edgesdk.data.retarget import _euler_xyz_deg, calibrate_rest_deg
+from edgesdk.data.rigs import RIGS
 from edgesdk.data.sources import (
     bundled_data_dir,
     data_summary,

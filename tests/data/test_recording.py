@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from edgesdk.data import recording
+from edgesdk.data.device_spec import DeviceSpec
+from edgesdk.data.kinematics import tpose_clip
 from edgesdk.data.recording import (
     DEVICE_COLUMNS,
     DEVICE_COLUMNS_NO_UACC,
@@ -23,7 +25,8 @@ from edgesdk.data.recording import (
     read_take,
     write_take,
 )
-from edgesdk.data.sensors import DeviceSpec, DeviceStream, Take, simulate_take, tpose_clip
+from edgesdk.data.simulate import simulate_take
+from edgesdk.data.takes import DeviceStream, Take
 from edgesdk.errors import EdgeSDKError
 from tests.data.test_sensors import moving_clip
 

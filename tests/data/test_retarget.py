@@ -15,15 +15,13 @@ from edgesdk.data.bvh import load_clip, most_upright_frame, read_bvh, write_bvh
 from edgesdk.data.clip import Clip
 from edgesdk.data.retarget import (
     CALIBRATED_JOINTS,
-    MIXAMO,
-    OPTIONAL_JOINTS,
-    RIGS,
     TO_Y_UP,
     calibrate_rest_deg,
     detect_rig,
     detect_unit_scale,
     detect_up_axis,
 )
+from edgesdk.data.rigs import MIXAMO, OPTIONAL_JOINTS, RIGS
 from edgesdk.errors import EdgeSDKError
 from tests.data.conftest import SOURCES, sample_files
 

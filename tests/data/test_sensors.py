@@ -14,23 +14,14 @@ from scipy.spatial.transform import Rotation
 
 from edgesdk.body.fk import forward_kinematics
 from edgesdk.body.rotations import axis_angle_to_matrix
+from edgesdk.body.rotations_numpy import R_ZUP_YUP
 from edgesdk.body.skeleton import template_offsets
 from edgesdk.data.clip import Clip
-from edgesdk.data.sensors import (
-    GRAVITY_MPS2,
-    KINDS,
-    R_ZUP_YUP,
-    SLOT_MOUNTS,
-    SLOTS,
-    DeviceSpec,
-    R_devworld_yup,
-    simulate_device,
-    simulate_head_pose,
-    simulate_take,
-    slot_mount,
-    tpose_clip,
-    virtual_imu,
-)
+from edgesdk.data.device_spec import DeviceSpec
+from edgesdk.data.kinematics import tpose_clip, virtual_imu
+from edgesdk.data.mounts import GRAVITY_MPS2, KINDS, SLOT_MOUNTS, R_devworld_yup, slot_mount
+from edgesdk.data.simulate import simulate_device, simulate_head_pose, simulate_take
+from edgesdk.data.slots import SLOTS
 from edgesdk.errors import EdgeSDKError
 
 PAIRS = sorted(SLOT_MOUNTS)  # every (kind, slot) a device can sit in

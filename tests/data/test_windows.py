@@ -10,7 +10,7 @@ import torch
 
 from edgesdk.body.rotations import rot6d_to_matrix
 from edgesdk.data.clip import Clip, Labels
-from edgesdk.data.sensors import tpose_clip
+from edgesdk.data.kinematics import tpose_clip
 from edgesdk.data.windows import (
     WindowConfig,
     WindowDataset,

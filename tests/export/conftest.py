@@ -12,7 +12,7 @@ from edgesdk.train import checkpoint
 
 from ..small_models import small_student
 
-STUDENTS = [n for n in list_models("*-student")]
+STUDENTS = list_models(role="student", scale="small")  # each family's default student
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from edgesdk.export.export import export_model
 from edgesdk.export.manifest import FORMAT, manifest_path, read_manifest
 from edgesdk.export.runners import open_runner
 from edgesdk.export.validate import validate
-from edgesdk.models import create_model, list_models, model_info
+from edgesdk.models import create_model, list_models
 from edgesdk.models.signature import signature_for
 from edgesdk.train import checkpoint
 
@@ -271,9 +271,7 @@ def test_failed_export_leaves_nothing(
 
 
 # Peers (sliding-window and streaming ones) are exported by tests/models/test_peers.py.
-TEACHERS = [
-    n for n in list_models() if "-student" not in n and "-" in n and model_info(n).role != "peer"
-]
+TEACHERS = list_models(role="teacher", scale="small") + list_models(role="baseline")
 # Head2Body decodes its tokens one by one: an exported 60-frame window unrolls 60 decoder
 # passes (minutes to export); 8 frames test the same graph.
 SHORTER = {"head2body-small": {"window": 8}}

@@ -14,7 +14,7 @@ from edgesdk.models import create_model
 from edgesdk.models.signature import signature_for
 from edgesdk.models.students_core import StreamingStudent
 from edgesdk.models.text import TextEncoder
-from tests.models.test_students import STUDENTS, T, _frame, smooth_batch
+from tests.models.test_students import STUDENTS, T, frame_inputs, smooth_batch
 
 TEXTS = ["normal walk", "active run", "squat", "normal walk"]
 
@@ -60,7 +60,7 @@ def test_step_equals_sequence_with_the_head(name: str) -> None:
         seq, _ = model.run(inputs)
         state = None
         for t in range(T):
-            out, state = model.step(*_frame(inputs, model, t), state=state)
+            out, state = model.step(*frame_inputs(inputs, model, t), state=state)
             assert len(out) == 6
             prob, emb = out[4], out[5]
             torch.testing.assert_close(

@@ -11,7 +11,7 @@ from edgesdk.body.heading import heading_cos_sin, yaw_matrix
 from edgesdk.body.rotations import axis_angle_to_matrix, matrix_to_6d, rot6d_to_matrix
 from edgesdk.body.skeleton import template_offsets
 from edgesdk.data.clip import Clip
-from edgesdk.data.sensors import virtual_imu
+from edgesdk.data.kinematics import virtual_imu
 from edgesdk.data.slots import SLOTS
 from edgesdk.errors import EdgeSDKError
 from edgesdk.models.base import target_positions_rel
@@ -195,7 +195,7 @@ def test_test_time_optimization_lowers_imu_energy(model: Ego4oModel) -> None:
 
 
 def test_imu_energy_is_near_zero_for_the_motion_that_made_the_imus(model: Ego4oModel) -> None:
-    """The sensor model (bones, lever arms, mounts) agrees with ``edgesdk.data.sensors``."""
+    """The sensor model (bones, lever arms, mounts) agrees with ``edgesdk.data.mounts``."""
     T = 60
     t = torch.arange(T, dtype=torch.float64)[:, None, None] / 30.0
     aa = 0.4 * torch.sin(2 * torch.pi * 0.8 * t + torch.linspace(0, 3, 22)[None, :, None])

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from edgesdk.errors import EdgeSDKError
-from edgesdk.models import create_model, list_models, model_info
+from edgesdk.models import create_model, list_models, model_info, teacher_student_pairs
 from edgesdk.models.base import MotionModel
 from tests.models.conftest import make_batch
 
@@ -107,3 +107,19 @@ def test_every_model_declares_its_role_and_streaming() -> None:
 @pytest.mark.parametrize("name", [n for n in list_models() if model_info(n).scale != "paper"])
 def test_streaming_tag_matches_the_spec(name: str) -> None:
     assert model_info(name).streaming == create_model(name).spec.streaming
+
+
+def test_pairs_come_from_the_registry_tags() -> None:
+    """Each family's small teacher, paper teacher, default student and baselines, as the
+    pipeline and benchmarks read them, agree with the variants' own tags."""
+    pairs = teacher_student_pairs()
+    assert len({p.family for p in pairs}) == len(pairs) >= 1
+    for p in pairs:
+        assert (model_info(p.teacher).role, model_info(p.teacher).scale) == ("teacher", "small")
+        assert model_info(p.teacher).family == p.family
+        assert not p.paper or model_info(p.paper).scale == "paper"
+        student = model_info(p.student)
+        assert (student.role, student.scale, student.teacher) == ("student", "small", p.family)
+        assert all(model_info(b).role == "baseline" for b in p.baselines)
+    students = list_models(role="student", scale="small")
+    assert sorted(p.student for p in pairs) == students

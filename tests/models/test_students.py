@@ -16,12 +16,12 @@ import edgesdk.models.students as students_module
 import edgesdk.models.students_core as core_module
 from edgesdk.bench.cost import count_flops, model_cost
 from edgesdk.body.rotations import axis_angle_to_matrix, matrix_to_6d, rot6d_to_matrix
-from edgesdk.models import create_model, list_models
-from edgesdk.models.base import _resolve_dim
+from edgesdk.models import create_model, list_models, teacher_student_pairs
+from edgesdk.models.base import resolve_dim
 from edgesdk.models.students_core import StreamingStudent
 from tests.models.conftest import make_batch
 
-STUDENTS = ["ego4o-student", "head2body-student", "same-student", "motiongrpo-student"]
+STUDENTS = [p.student for p in teacher_student_pairs()]
 T = 16
 HR = 8
 
@@ -68,7 +68,7 @@ def smooth_batch(batch: int = 2, time: int = T, seed: int = 0) -> dict[str, Any]
     return out
 
 
-def _frame(inputs: tuple[Tensor, ...], model: StreamingStudent, t: int) -> list[Tensor]:
+def frame_inputs(inputs: tuple[Tensor, ...], model: StreamingStudent, t: int) -> list[Tensor]:
     frame = []
     for x, spec in zip(inputs, model.spec.inputs, strict=True):
         if "time" in spec.shape:
@@ -109,9 +109,11 @@ def test_step_equals_sequence_and_state_matches_spec(name: str) -> None:
         seq, last_state = model.run(inputs)
         state = None
         for t in range(T):
-            (R6, pos, vel, contact), state = model.step(*_frame(inputs, model, t), state=state)
+            (R6, pos, vel, contact), state = model.step(
+                *frame_inputs(inputs, model, t), state=state
+            )
             for spec, s in zip(model.spec.state, state, strict=True):
-                assert tuple(s.shape) == tuple(_resolve_dim(d, 3, 1) for d in spec.shape)
+                assert tuple(s.shape) == tuple(resolve_dim(d, 3, 1) for d in spec.shape)
             torch.testing.assert_close(R6, seq["R_world_joint_6d"][:, t], atol=1e-5, rtol=0)
             torch.testing.assert_close(pos, seq["pos_rel_m"][:, t], atol=1e-5, rtol=0)
             torch.testing.assert_close(vel, seq["root_vel_mps"][:, t], atol=1e-5, rtol=0)
@@ -219,7 +221,7 @@ def test_every_device_subset_with_devices_coming_and_going(name: str) -> None:
         seq, _ = model.run(inputs)
         state = None
         for t in range(T):
-            (_, pos, _, _), state = model.step(*_frame(inputs, model, t), state=state)
+            (_, pos, _, _), state = model.step(*frame_inputs(inputs, model, t), state=state)
             torch.testing.assert_close(pos, seq["pos_rel_m"][:, t], atol=1e-5, rtol=0)
     for value in seq.values():
         assert torch.isfinite(value).all()
@@ -282,7 +284,7 @@ def test_flops_per_second_of_motion(name: str) -> None:
     cost = model_cost(model, time_runs=1)
     assert cost["gflops_per_s"] < 0.05, cost
     # Per frame through ``step`` (what the device runs) too, text included for Ego4o.
-    frame = _frame(model.example_inputs(batch_size=1), model, 0)
+    frame = frame_inputs(model.example_inputs(batch_size=1), model, 0)
     state = model.init_state(1)
     flops = count_flops(lambda *x: model.step(*x, state=state), tuple(frame))
     assert flops * model.spec.fps / 1e9 < 0.05
@@ -297,7 +299,7 @@ def test_export_forward_and_step(name: str) -> None:
         for a, b in zip(model(*inputs), exported.module()(*inputs), strict=True):
             torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
     step = model.step_module().eval()
-    frame = tuple(_frame(inputs, model, 0))
+    frame = tuple(frame_inputs(inputs, model, 0))
     args = (*frame, *model.init_state(1))
     program = torch.export.export(step, args)
     ops = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}

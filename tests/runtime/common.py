@@ -9,8 +9,10 @@ from typing import Any
 import numpy as np
 
 from edgesdk.data.clip import Clip
-from edgesdk.data.sensors import DeviceSpec, Take, simulate_take
-from edgesdk.runtime.backends import ModelBackend
+from edgesdk.data.device_spec import DeviceSpec
+from edgesdk.data.simulate import simulate_take
+from edgesdk.data.takes import Take
+from edgesdk.runtime.model_backend import ModelBackend
 from edgesdk.runtime.replay import arrival_order
 from edgesdk.runtime.scenario import session_clip
 from edgesdk.runtime.session import Frame, Session, SessionConfig

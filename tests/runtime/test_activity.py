@@ -17,8 +17,8 @@ import torch
 import edgesdk.runtime.activity as activity_module
 from edgesdk.data.activity import ACTIVITIES
 from edgesdk.data.clip import Clip
+from edgesdk.data.device_spec import DeviceSpec
 from edgesdk.data.recording import write_take
-from edgesdk.data.sensors import DeviceSpec
 from edgesdk.errors import EdgeSDKError
 from edgesdk.export.activity_table import ActivityTable
 from edgesdk.export.export import export_model

@@ -10,14 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgesdk.body.rotations_numpy import matrix_to_quat
 from edgesdk.data.clip import Clip
+from edgesdk.data.device_spec import DeviceSpec
 from edgesdk.data.importers import import_recordings
+from edgesdk.data.mounts import nominal_mount
 from edgesdk.data.recording import read_take
-from edgesdk.data.sensors import DeviceSpec, simulate_take
+from edgesdk.data.simulate import simulate_take
 from edgesdk.runtime.autocal import TURNS, ActivityCalibration, align_headings
-from edgesdk.runtime.body import nominal_mount
 from edgesdk.runtime.replay import replay_take
-from edgesdk.runtime.rotations import matrix_to_quat
 from edgesdk.runtime.scenario import session_clip
 from tests.runtime.common import push_take, recording_session
 

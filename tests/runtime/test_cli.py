@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from edgesdk.data.clip import Clip
+from edgesdk.data.device_spec import DeviceSpec
 from edgesdk.data.recording import write_take
-from edgesdk.data.sensors import DeviceSpec
 from edgesdk.errors import EdgeSDKError
 from edgesdk.runtime.cli import add_run_parser
 from tests.runtime.common import simulated_take

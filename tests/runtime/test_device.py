@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from edgesdk.runtime.calibration import Calibration
 from edgesdk.runtime.device import Device
+from edgesdk.runtime.device_calibration import Calibration
 
 UP_Y = (0.0, 9.80665, 0.0)
 Q_UPRIGHT = (0.7071067811865476, 0.7071067811865476, 0.0, 0.0)  # sensor +Y points up

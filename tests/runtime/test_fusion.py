@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgesdk.runtime.body import npose_target
-from edgesdk.runtime.calibration import Calibration
+from edgesdk.body.rotations_numpy import R_ZUP_YUP, matrix_to_quat, rot_z, to_6d
 from edgesdk.runtime.device import Device
+from edgesdk.runtime.device_calibration import Calibration
 from edgesdk.runtime.fusion import Fusion
-from edgesdk.runtime.rotations import R_ZUP_YUP, matrix_to_quat, rot_z, to_6d
+from edgesdk.runtime.npose import npose_target
 from edgesdk.runtime.session import SessionConfig
 
 

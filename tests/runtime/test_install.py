@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from edgesdk.data.clip import Clip
+from edgesdk.data.device_spec import DeviceSpec
 from edgesdk.data.recording import write_take
-from edgesdk.data.sensors import DeviceSpec
 from edgesdk.export.export import export_model
 from tests.runtime.common import simulated_take
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgesdk.body.rotations_numpy import rot_y
 from edgesdk.data.clip import Clip
 from edgesdk.runtime.offline import best_yaw, offline_inputs, yaw_aligned_mpjpe_mm
-from edgesdk.runtime.rotations import rot_y
 
 
 def test_best_yaw_undoes_a_known_turn() -> None:

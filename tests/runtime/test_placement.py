@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edgesdk.body.rotations_numpy import matrix_to_quat
 from edgesdk.data.clip import Clip
-from edgesdk.data.sensors import DeviceSpec
+from edgesdk.data.device_spec import DeviceSpec
 from edgesdk.runtime.placement import assign, slot_probabilities
-from edgesdk.runtime.rotations import matrix_to_quat
 from tests.runtime.common import push_take, recording_session, simulated_take
 
 FIVE = [
@@ -109,8 +109,8 @@ def test_phone_worn_another_way_ends_up_with_the_right_orientation(
 def test_features_match_the_rotation_matrix_definition() -> None:
     """``features`` (the third row of R(q) in closed form) equals the same figures computed
     from full rotation matrices, on random, not quite unit quaternions."""
+    from edgesdk.body.rotations_numpy import quat_to_matrix
     from edgesdk.runtime.placement import features
-    from edgesdk.runtime.rotations import quat_to_matrix
 
     rng = np.random.default_rng(3)
     n = 180

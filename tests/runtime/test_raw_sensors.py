@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from edgesdk.data.clip import Clip
+from edgesdk.data.device_spec import DeviceSpec
 from edgesdk.data.orientation import ImuFilter
 from edgesdk.data.recording import read_take, write_take
-from edgesdk.data.sensors import DeviceSpec, Take
+from edgesdk.data.takes import Take
 from edgesdk.runtime.replay import arrival_order, replay
 from tests.runtime.common import RecordingBackend, recording_session, simulated_take
 

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from edgesdk.data.clip import Clip
+from edgesdk.data.device_spec import DeviceSpec
 from edgesdk.data.recording import read_take, write_take
-from edgesdk.data.sensors import DeviceSpec
-from edgesdk.runtime.backends import open_backend
 from edgesdk.runtime.clock import replay_arrivals
+from edgesdk.runtime.model_backend import open_backend
 from edgesdk.runtime.offline import offline_inputs, run_offline, yaw_aligned_mpjpe_mm
 from edgesdk.runtime.replay import arrival_order, frames_array, replay, replay_take
 from edgesdk.runtime.scenario import with_gap

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from edgesdk.data.clip import Clip
-from edgesdk.data.sensors import DeviceSpec, simulate_take
+from edgesdk.data.device_spec import DeviceSpec
+from edgesdk.data.simulate import simulate_take
 from edgesdk.runtime.scenario import npose_rotations, session_clip, true_time_s, with_gap
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgesdk.data.clip import Clip
-from edgesdk.data.sensors import DeviceSpec
+from edgesdk.data.device_spec import DeviceSpec
 from edgesdk.errors import EdgeSDKError
 from edgesdk.runtime.replay import arrival_order
 from edgesdk.runtime.scenario import true_time_s, with_gap

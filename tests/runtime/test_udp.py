@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edgesdk.data.clip import Clip
-from edgesdk.data.sensors import DeviceSpec
+from edgesdk.data.device_spec import DeviceSpec
 from edgesdk.runtime.replay import arrival_order
 from edgesdk.runtime.session import Frame, Session, SessionConfig
 from edgesdk.runtime.udp import UdpReceiver

@@ -21,7 +21,7 @@ from edgesdk.data.clip import Clip
 from edgesdk.data.sources import list_bvh
 from edgesdk.train.checkpoint import fingerprint_files
 from edgesdk.train.clip_cache import CacheError, read_cache, write_cache
-from edgesdk.train.data import _CACHE_VERSION, FPS, load_clips, load_clips_cached
+from edgesdk.train.data import CACHE_VERSION, FPS, load_clips, load_clips_cached
 
 SCRIPT = """
 from pathlib import Path
@@ -157,7 +157,7 @@ def test_cache_covers_amc_files_and_their_skeletons(
         shutil.copy(path, data / path.name)
     _, bvh_fingerprint = load_clips_cached(data, progress=False)
     # A BVH-only folder keeps the fingerprint it had before ASF/AMC (checkpoints record it).
-    extra = {"fps": FPS, "cache_version": _CACHE_VERSION}
+    extra = {"fps": FPS, "cache_version": CACHE_VERSION}
     assert bvh_fingerprint == fingerprint_files(list_bvh(data), extra)
 
     (data / "HDM_xy.asf").write_text(example_asf_text())

@@ -32,8 +32,8 @@ from typing import Any
 from edgesdk.data.importers.common import ORIENTATIONS, Reader, parse_slots, to_take
 from edgesdk.data.importers.mobile import read_android_csv, read_coremotion_txt, read_ios_csv
 from edgesdk.data.importers.sp_sw_har import read_sp_sw_har
+from edgesdk.data.mounts import KINDS
 from edgesdk.data.recording import write_take
-from edgesdk.data.sensors import KINDS
 from edgesdk.errors import EdgeSDKError
 
 FORMATS: dict[str, Reader] = {

@@ -33,10 +33,13 @@ from typing import Any
 
 import numpy as np
 
+from edgesdk.data.device_spec import DeviceSpec
+from edgesdk.data.mounts import GRAVITY_MPS2
 from edgesdk.data.orientation import filter_orientation
-from edgesdk.data.sensors import GRAVITY_MPS2, DeviceSpec, DeviceStream, Take
 from edgesdk.data.slots import SLOT_INDEX, SLOTS
+from edgesdk.data.takes import DeviceStream, Take
 from edgesdk.errors import EdgeSDKError
+from edgesdk.reading import read_lines
 
 BACKWARDS_LIMIT_NS = 1_000_000_000  # a step further back than this is a glitch, not jitter
 ORIENTATIONS = ("auto", "filter", "none")
@@ -96,12 +99,7 @@ def read_table(
     do not parse are dropped and counted (``integer`` columns must be int64 integers); a
     missing file, a wrong header or no usable row
     raise ``EdgeSDKError``."""
-    if not path.is_file():
-        raise EdgeSDKError(f"{path}: missing")
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError as exc:
-        raise EdgeSDKError(f"{path}: not a text file ({exc})") from None
+    lines = read_lines(path, encoding="utf-8-sig")
     start = 0
     if header is not None:
         got = [c.strip() for c in lines[0].split(sep)] if lines else []

@@ -41,15 +41,26 @@ from edgesdk.data.importers.common import (
     read_table,
     slerp_quats,
 )
-from edgesdk.data.sensors import GRAVITY_MPS2
+from edgesdk.data.mounts import GRAVITY_MPS2
 from edgesdk.errors import EdgeSDKError
 
 ANDROID_HEADER = ("sensor", "timestamp_ns", "x", "y", "z", "w")
 IOS_HEADER = (
-    "timestamp", "gravity_x", "gravity_y", "gravity_z", "user_acc_x", "user_acc_y",
-    "user_acc_z", "rotation_rate_x", "rotation_rate_y", "rotation_rate_z", "quat_x", "quat_y",
-    "quat_z", "quat_w",
-)  # fmt: skip
+    "timestamp",
+    "gravity_x",
+    "gravity_y",
+    "gravity_z",
+    "user_acc_x",
+    "user_acc_y",
+    "user_acc_z",
+    "rotation_rate_x",
+    "rotation_rate_y",
+    "rotation_rate_z",
+    "quat_x",
+    "quat_y",
+    "quat_z",
+    "quat_w",
+)
 _ANDROID_SENSORS = ("accelerometer", "gyroscope", "game_rotation_vector")
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgesdk.data.sensors import SLOT_MOUNTS, DeviceSpec, simulate_device, tpose_clip
-from edgesdk.runtime.body import NOMINAL_MOUNT, SLOT_BONE, sensor_up_in_npose
+from edgesdk.data.device_spec import DeviceSpec
+from edgesdk.data.kinematics import tpose_clip
+from edgesdk.data.mounts import NOMINAL_MOUNT, SLOT_BONE, SLOT_MOUNTS
+from edgesdk.data.simulate import simulate_device
+from edgesdk.runtime.npose import sensor_up_in_npose
 from edgesdk.runtime.scenario import npose_rotations, session_clip
 
 

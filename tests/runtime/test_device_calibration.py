@@ -9,11 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from edgesdk.data.clip import Clip
-from edgesdk.data.sensors import DeviceSpec, R_devworld_yup, Take, simulate_take, tpose_clip
-from edgesdk.runtime.body import nominal_mount, sensor_up_in_npose
-from edgesdk.runtime.calibration import Calibration, solve
-from edgesdk.runtime.rotations import (
+from edgesdk.body.rotations_numpy import (
     angle_between,
     matrix_to_quat,
     mean_quat,
@@ -21,6 +17,14 @@ from edgesdk.runtime.rotations import (
     quat_to_matrix,
     rot_z,
 )
+from edgesdk.data.clip import Clip
+from edgesdk.data.device_spec import DeviceSpec
+from edgesdk.data.kinematics import tpose_clip
+from edgesdk.data.mounts import R_devworld_yup, nominal_mount
+from edgesdk.data.simulate import simulate_take
+from edgesdk.data.takes import Take
+from edgesdk.runtime.device_calibration import Calibration, solve
+from edgesdk.runtime.npose import sensor_up_in_npose
 from edgesdk.runtime.scenario import session_clip
 from tests.runtime.common import push_take, recording_session
 
@@ -66,7 +70,7 @@ def test_a_mount_turn_about_the_vertical_reads_as_heading() -> None:
     up = sensor_up_in_npose(kind, slot)
     mount = nominal_mount(kind, slot) @ quat_to_matrix(quat_from_axis_angle(up, 0.2))
     T = nominal_mount(kind, slot)  # the N-pose target, body facing +Z
-    from edgesdk.runtime.body import npose_target
+    from edgesdk.runtime.npose import npose_target
 
     T = npose_target(kind, slot)
     Q = R_devworld_yup(40.0) @ T @ nominal_mount(kind, slot).T @ mount  # at rest

@@ -27,6 +27,7 @@ from edgesdk.errors import EdgeSDKError
 from edgesdk.export.activity_table import ActivityTable
 from edgesdk.export.manifest import MAX_FPS, manifest_path, read_manifest
 from edgesdk.export.runners import SUFFIXES, check_io, open_runner
+from edgesdk.input_kinds import INPUT_KINDS
 
 
 class ModelBackend(abc.ABC):
@@ -59,11 +60,14 @@ class ModelBackend(abc.ABC):
                 "fed back, pos_rel_m out); this artifact is a windowed model"
             )
         self.state_inputs = {i for _, i in self.state_pairs}
-        shapes = dict(self.inputs)
         # zeros for inputs a frame does not give, shared by every call (runtimes copy inputs)
         self._zeros = {n: np.zeros(s, np.float32) for n, s in self.inputs}
-        hr = shapes.get("head_imu_hr")
-        self.hr_factor = int(hr[1]) if hr is not None else 0
+        # samples per frame of the inputs read faster than the frame rate (``k*time`` kinds
+        # of ``edgesdk.input_kinds``: the artifact's shape holds the model's k)
+        self.samples_per_frame: dict[str, int] = {
+            n: int(s[1]) for n, s in self.inputs if n in INPUT_KINDS and INPUT_KINDS[n].window_field
+        }
+        self.hr_factor = self.samples_per_frame.get("head_imu_hr", 0)
         self._state: dict[str, np.ndarray] = {}
         self.reset()
 

@@ -1,5 +1,7 @@
-"""Numpy rotation helpers of the runtime (no torch): quaternions ``(w, x, y, z)``, matrices,
-6D, slerp and yaw about +Y, with the conventions of ``edgesdk.body.rotations``.
+"""Numpy rotation helpers (no torch, no scipy): quaternions ``(w, x, y, z)``, matrices, 6D,
+rotation vectors, slerp and yaw about +Y, with the conventions of ``edgesdk.body.rotations``
+(its torch twin). The runtime, the device simulator and the training-time device model use
+these, so an edge board needs numpy only.
 
 Example:
     >>> q = quat_from_axis_angle(np.array([0.0, 0.0, 1.0]), np.pi / 2)
@@ -12,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 
@@ -158,6 +161,11 @@ def slerp_scalar(q0: tuple[float, ...], q1: tuple[float, ...], t: float) -> tupl
 Quat = tuple[float, float, float, float]
 
 
+def quat_tuple(R: np.ndarray) -> Quat:
+    """One rotation matrix as a ``(w, x, y, z)`` tuple with ``w >= 0`` (for plain-Python math)."""
+    return cast(Quat, tuple(matrix_to_quat(R).tolist()))
+
+
 def qmul(a: Quat | tuple[float, ...], b: Quat | tuple[float, ...]) -> Quat:
     """Hamilton product of two quaternion tuples in plain Python (the per-frame hot path)."""
     aw, ax, ay, az = a
@@ -215,15 +223,38 @@ def from_6d(d6: np.ndarray) -> np.ndarray:
     return np.stack([b1, b2, np.cross(b1, b2)], -1)
 
 
-def rot_y(angle_rad: float) -> np.ndarray:
-    """Rotation about +Y (up in the model world) taking +Z towards +X."""
-    c, s = math.cos(angle_rad), math.sin(angle_rad)
-    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+def rot_y(angle_rad: np.ndarray | float) -> np.ndarray:
+    """Rotation(s) about +Y (up in the model world) taking +Z towards +X, ``[..., 3, 3]``."""
+    a = np.asarray(angle_rad, np.float64)
+    c, s, zero, one = np.cos(a), np.sin(a), np.zeros_like(a), np.ones_like(a)
+    return np.stack(
+        [np.stack([c, zero, s], -1), np.stack([zero, one, zero], -1), np.stack([-s, zero, c], -1)],
+        -2,
+    )
 
 
-def rot_z(angle_rad: float) -> np.ndarray:
-    c, s = math.cos(angle_rad), math.sin(angle_rad)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+def rot_z(angle_rad: np.ndarray | float) -> np.ndarray:
+    """Rotation(s) about +Z (up in a device's world), ``[..., 3, 3]``."""
+    a = np.asarray(angle_rad, dtype=np.float64)
+    c, s, zero, one = np.cos(a), np.sin(a), np.zeros_like(a), np.ones_like(a)
+    rows = [[c, -s, zero], [s, c, zero], [zero, zero, one]]
+    return np.stack([np.stack(r, -1) for r in rows], -2)
+
+
+def rotvec_to_matrix(rotvec: np.ndarray) -> np.ndarray:
+    """``[..., 3] -> [..., 3, 3]`` (Rodrigues), float64."""
+    v = np.asarray(rotvec, np.float64)
+    angle = np.linalg.norm(v, axis=-1, keepdims=True)
+    axis = v / np.maximum(angle, 1e-12)
+    x, y, z = axis[..., 0], axis[..., 1], axis[..., 2]
+    zero = np.zeros_like(x)
+    K = np.stack(
+        [np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)],
+        -2,
+    )
+    a = angle[..., None]
+    eye = np.eye(3)
+    return eye + np.sin(a) * K + (1.0 - np.cos(a)) * (K @ K)
 
 
 def yaw_of(R: np.ndarray) -> float:

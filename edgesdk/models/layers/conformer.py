@@ -24,78 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
-class MultiHeadAttention(nn.Module):
-    """Self- or cross-attention over ``[B, L, D]`` with an optional additive bias or a causal
-    mask; scaled dot-product attention does the work, so it exports as one op."""
-
-    def __init__(self, dim: int, heads: int, dropout: float = 0.0) -> None:
-        super().__init__()
-        if dim % heads:
-            raise ValueError(f"dim={dim} must be divisible by heads={heads}")
-        self.heads, self.dropout = heads, dropout
-        self.q = nn.Linear(dim, dim)
-        self.kv = nn.Linear(dim, 2 * dim)
-        self.out = nn.Linear(dim, dim)
-
-    def forward(
-        self,
-        x: Tensor,
-        context: Tensor | None = None,
-        bias: Tensor | None = None,
-        causal: bool = False,
-    ) -> Tensor:
-        B, L, D = x.shape
-        context = x if context is None else context
-        q = self.q(x).view(B, L, self.heads, -1).transpose(1, 2)
-        k, v = self.kv(context).view(B, context.shape[1], 2, self.heads, -1).unbind(2)
-        y = F.scaled_dot_product_attention(
-            q,
-            k.transpose(1, 2),
-            v.transpose(1, 2),
-            attn_mask=bias,
-            is_causal=causal,
-            dropout_p=self.dropout if self.training else 0.0,
-        )
-        return self.out(y.transpose(1, 2).reshape(B, L, D))
-
-
-class FeedForward(nn.Module):
-    """Pre-norm position-wise MLP with swish (the Conformer's) or GELU."""
-
-    def __init__(self, dim: int, mult: int = 4, dropout: float = 0.0, act: str = "silu") -> None:
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.LayerNorm(dim),
-            nn.Linear(dim, mult * dim),
-            nn.SiLU() if act == "silu" else nn.GELU(),
-            nn.Dropout(dropout),
-            nn.Linear(mult * dim, dim),
-            nn.Dropout(dropout),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
-
-
-class RelativePositionBias(nn.Module):
-    """A learned per-head bias for each clipped frame offset ``j - i`` (Shaw et al. 2018).
-
-    Shared by all layers of a stack; clipping at ``max_offset`` frames lets a model trained on
-    short windows run on longer ones.
-    """
-
-    def __init__(self, heads: int, max_offset: int) -> None:
-        super().__init__()
-        self.max_offset = max_offset
-        self.table = nn.Embedding(2 * max_offset + 1, heads)
-        nn.init.zeros_(self.table.weight)
-
-    def forward(self, length: int, device: torch.device) -> Tensor:
-        """``[heads, length, length]`` additive attention bias."""
-        pos = torch.arange(length, device=device)
-        offset = (pos[None, :] - pos[:, None]).clamp(-self.max_offset, self.max_offset)
-        return self.table(offset + self.max_offset).permute(2, 0, 1)
+from edgesdk.models.layers.attention import MultiHeadAttention, RelativePositionBias
+from edgesdk.models.layers.transformer import FeedForward
 
 
 class ConvModule(nn.Module):

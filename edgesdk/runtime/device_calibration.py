@@ -1,6 +1,6 @@
 """Calibration without a button: mount and heading of each device from a stand-still.
 
-**Method.** The wearer stands still in the N-pose (``edgesdk.runtime.body``) for about a
+**Method.** The wearer stands still in the N-pose (``edgesdk.runtime.npose``) for about a
 second; the runtime notices it on its own (every device's angular rate and acceleration
 quiet for ``still_s``). At rest a device's fused orientation ``Q = R_devworld_sensor`` obeys
 
@@ -35,8 +35,8 @@ so the world stays with the devices that agree.
 
 Example:
     >>> import numpy as np
-    >>> from edgesdk.runtime.body import npose_target
-    >>> from edgesdk.runtime.rotations import R_ZUP_YUP, rot_z
+    >>> from edgesdk.runtime.npose import npose_target
+    >>> from edgesdk.body.rotations_numpy import R_ZUP_YUP, rot_z
     >>> Q = rot_z(0.8) @ R_ZUP_YUP @ npose_target("watch", "left_wrist")   # heading 0.8 rad
     >>> A, C = solve(Q, npose_target("watch", "left_wrist"))
     >>> bool(np.allclose(A @ Q @ C, npose_target("watch", "left_wrist"))), bool(np.allclose(C, np.eye(3)))
@@ -47,20 +47,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol
 
 import numpy as np
 
-from edgesdk.runtime.body import WORN_TURNS, npose_target, sensor_up_in_npose, slot_kind
-from edgesdk.runtime.rotations import (
+from edgesdk.body.rotations_numpy import (
     R_YUP_ZUP,
     Quat,
     angle_between,
-    matrix_to_quat,
+    quat_tuple,
     rot_y,
     wrap,
     yaw_of,
 )
+from edgesdk.data.mounts import WORN_TURNS, slot_kind
+from edgesdk.runtime.npose import npose_target, sensor_up_in_npose
 
 
 def solve(Q: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -92,12 +93,7 @@ class Calibration:
 
     def quats(self, kind: str | None, slot: str) -> tuple[Quat, Quat]:
         """``(A, C)`` of ``frames`` as quaternion tuples (for the per-frame hot path)."""
-        key = (kind, slot)
-        if key not in self._quats:
-            A, C = self.frames(kind, slot)
-            qa, qc = matrix_to_quat(A), matrix_to_quat(C)
-            self._quats[key] = (cast(Quat, tuple(qa.tolist())), cast(Quat, tuple(qc.tolist())))
-        return self._quats[key]
+        return cached_quats(self, self._quats, kind, slot)
 
     flipped: bool = False
     flip_decided: bool = False
@@ -130,7 +126,7 @@ class Calibration:
 
     def mount(self, kind: str | None, slot: str) -> np.ndarray:
         """The estimated actual ``R_bone_sensor``: ``R_nominal C^T``."""
-        from edgesdk.runtime.body import nominal_mount
+        from edgesdk.data.mounts import nominal_mount
 
         return nominal_mount(kind, slot) @ self.frames(kind, slot)[1].T
 
@@ -148,6 +144,21 @@ class MountFrames(Protocol):
     ``Calibration`` or an ``autocal.ActivityCalibration``."""
 
     def frames(self, kind: str | None, slot: str) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def cached_quats(
+    cal: MountFrames,
+    cache: dict[tuple[str | None, str], tuple[Quat, Quat]],
+    kind: str | None,
+    slot: str,
+) -> tuple[Quat, Quat]:
+    """``cal.frames(kind, slot)`` as quaternion tuples, kept in ``cache`` (the per-frame path
+    of every calibration, N-pose or activity)."""
+    key = (kind, slot)
+    if key not in cache:
+        A, C = cal.frames(kind, slot)
+        cache[key] = (quat_tuple(A), quat_tuple(C))
+    return cache[key]
 
 
 def implied_body_yaw(cal: MountFrames, Q: np.ndarray, kind: str | None, slot: str) -> float:

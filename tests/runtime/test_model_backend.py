@@ -10,7 +10,7 @@ import pytest
 
 from edgesdk.errors import EdgeSDKError
 from edgesdk.export.export import export_model
-from edgesdk.runtime.backends import ModelBackend, open_backend
+from edgesdk.runtime.model_backend import ModelBackend, open_backend
 
 
 def test_artifact_and_eager_agree_and_reset_restarts(ego_onnx: Path, ego_ckpt: Path) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from edgesdk.body import rotations as T
-from edgesdk.runtime import rotations as R
+from edgesdk.body import rotations_numpy as R
 
 
 def _quats(n: int, seed: int = 0) -> np.ndarray:
