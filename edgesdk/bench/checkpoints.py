@@ -238,6 +238,30 @@ def _schemes(
         fig = _one(ckpt, backend, "int8", run, feeds, accuracy, scheme=name)
         fig.update(scheme=name, claims_speed=sch.claims_speed)
         table[name] = {run.device: fig}
+    _pair(entry, backend, table, run, feeds)
+
+
+def _pair(
+    entry: dict[str, Any], backend: str, table: dict[str, Any], run: _Run, feeds: Any
+) -> None:
+    """fp32 and every scheme of one runtime timed in turns (``paired_latency_ms``)."""
+    from edgesdk.bench.quant import paired_latency
+
+    fp32 = entry.get("fp32", {}).get(backend, {}).get(run.device, {})
+    figs = {name: d[run.device] for name, d in table.items()}
+    if "artifact" in fp32 and "error" not in fp32:
+        figs["fp32"] = fp32
+    paths = {k: f["artifact"] for k, f in figs.items() if "artifact" in f and "error" not in f}
+    if len(paths) < 2:
+        return
+    try:
+        paired = paired_latency(paths, run.cfg.threads, run.cfg.calls, feeds)
+    except Exception as exc:  # recorded; the run goes on
+        for k in paths:
+            figs[k]["paired_error"] = one_line(exc)
+        return
+    for k, lat in paired.items():
+        figs[k]["paired_latency_ms"] = lat
 
 
 def _one(

@@ -55,6 +55,9 @@ DEFINITIONS = {
     "quantization": "per student and runtime: fp32 and every scheme (size, p50/p99 per frame "
     "per thread count, MPJPE delta, speed ratio to fp32), the chosen scheme, the fastest "
     "within the 3 mm gate, and whether the chosen one is at least as fast as fp32 (int8_pays)",
+    "paired_latency_ms": "fp32 and every int8 scheme of one runtime timed in turns (10 rounds, "
+    "a block of calls each per round), so that the load of other jobs falls on all alike; "
+    "latency_ratio_to_fp32 is taken from it when measured",
     "load_avg_1m": "the machine's 1-minute load average when a figure's timing started (other "
     "jobs share the CPU: compare int8 and fp32 within one run only)",
 }

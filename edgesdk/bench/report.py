@@ -249,15 +249,16 @@ def artifacts_table(results: dict[str, Any]) -> str:
 
 def quantization_tables(results: dict[str, Any]) -> str:
     """Per student: runtime x scheme (fp32 first) -> size, p50 / p99 per frame at each thread
-    count, MPJPE delta, int8 / fp32 p50; the chosen scheme marked, and per runtime whether
-    int8 pays (``edgesdk.bench.quant``)."""
+    count (and the p50 of the paired timing, fp32 and the schemes in turns), MPJPE delta,
+    int8 / fp32 p50; the chosen scheme marked, and per runtime whether int8 pays
+    (``edgesdk.bench.quant``)."""
     threads = [str(t) for t in results.get("settings", {}).get("threads", [1])]
     lines: list[str] = []
     for key, entry in results.get("models", {}).items():
         table = entry.get("quantization")
         if not table:
             continue
-        lat = " | ".join(f"p50 / p99 ms ({n}t)" for n in threads)
+        lat = " | ".join(f"p50 / p99 (paired p50) ms ({n}t)" for n in threads)
         ratio = " | ".join(f"int8/fp32 ({n}t)" for n in threads)
         lines += [
             f"### {key}",
@@ -271,7 +272,8 @@ def quantization_tables(results: dict[str, Any]) -> str:
                 kb = r["bytes"] / 1024 if r.get("bytes") else None
                 cells = [
                     f"{_fmt(r.get('p50_ms', {}).get(n), '.3f')} / "
-                    f"{_fmt(r.get('p99_ms', {}).get(n), '.3f')}"
+                    f"{_fmt(r.get('p99_ms', {}).get(n), '.3f')} "
+                    f"({_fmt(r.get('paired_p50_ms', {}).get(n), '.3f') or '-'})"
                     for n in threads
                 ]
                 ratios = [_fmt(r.get("latency_ratio_to_fp32", {}).get(n), ".2f") for n in threads]
