@@ -48,7 +48,9 @@ class Quant:
     validation: Sequence[Any] | None = field(default=None, compare=False)
 
 
-Exporter = Callable[[ExportSignature, str, Calibration, Path, Quant], str]
+# (signature, precision, calibration calls, out path[, Quant]) -> recipe; called with four
+# arguments for the default scheme, so an exporter without schemes takes four.
+Exporter = Callable[..., str]
 
 
 @dataclass(frozen=True)

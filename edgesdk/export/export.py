@@ -80,8 +80,9 @@ def _export_or_explain(
     quant: Quant | None = None,
 ) -> str:
     name = sig.model.config.name
-    quant = quant or Quant()
     try:
+        if quant is None or quant == Quant():  # the four-argument call every exporter takes
+            return backend.exporter(sig, precision, calib, out)  # type: ignore[call-arg]
         return backend.exporter(sig, precision, calib, out, quant)
     except EdgeSDKError:
         raise
@@ -109,7 +110,7 @@ def _backends_that_take(sig: ExportSignature, exclude: str) -> list[str]:
                 continue
             try:
                 other.check_tools()
-                other.exporter(sig, "fp32", [], Path(tmp) / f"probe{other.suffix}", Quant())
+                other.exporter(sig, "fp32", [], Path(tmp) / f"probe{other.suffix}")  # type: ignore[call-arg]
                 took.append(other.name)
             except Exception:
                 continue

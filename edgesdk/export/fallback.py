@@ -3,11 +3,15 @@ most sensitive layers kept in float, one more layer each time, until it passes.
 
 The order comes from ``edgesdk.quantize.sensitivity`` (each layer quantized alone, on the
 calibration calls); each try is a real export validated in its runtime on the held-out
-windows, the gate the manifest records. The manifest's ``quantization.float_layers`` lists
+windows, the gate the manifest records. The first try keeps every layer float: when even
+that misses the gate, the error is not the quantized layers' (a head2body-student's fp32
+ExecuTorch artifact missed it too) and the fallback stops there instead of re-exporting
+once per layer. The manifest's ``quantization.float_layers`` lists
 the layers that stayed float with the reason, and ``quantization.fallback`` every try.
 
 Example:
-    >>> tries = iter([{"passed": False, "mpjpe_delta_mm": 4.0},
+    >>> tries = iter([{"passed": True, "mpjpe_delta_mm": 0.0},  # every layer float
+    ...               {"passed": False, "mpjpe_delta_mm": 4.0},
     ...               {"passed": True, "mpjpe_delta_mm": 1.0}])
     >>> r = fall_back([("head.weight", 2.5), ("gru.weight_hh_l0", 0.4)],
     ...               lambda keep: next(tries), gate_mm=3.0)
@@ -31,15 +35,21 @@ class Fallback:
     float_layers: list[dict[str, Any]] = field(default_factory=list)
     tries: list[dict[str, Any]] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
+    all_float: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
 
     def to_manifest(self, gate_mm: float) -> dict[str, Any]:
-        return {
+        out = {
             "gate_mm": gate_mm,
             "passed": self.passed,
             "order": "layers by their harm alone in int8 (pose error on the calibration "
             "calls), most harmful first; each try re-exported and validated",
+            "all_float_try": self.all_float,
             "tries": self.tries,
         }
+        if self.reason:
+            out["reason"] = self.reason
+        return out
 
 
 def _mm(delta: float | None) -> str:
@@ -55,8 +65,23 @@ def fall_back(
 ) -> Fallback:
     """Keep the first 1, 2, ... layers of ``ranking`` fp32 (``attempt(keep)`` exports and
     validates) until a try passes or ``max_float`` layers (all by default) are float;
-    ``first_delta_mm``: the MPJPE delta of the export without fallback."""
+    ``first_delta_mm``: the MPJPE delta of the export without fallback. Tried first: every
+    layer float; when that misses the gate too, the artifact is exported again as it was
+    (nothing float) and the fallback says why it stopped."""
     limit = len(ranking) if max_float is None else min(max_float, len(ranking))
+    every = attempt(frozenset(layer for layer, _ in ranking))
+    all_float = {
+        "float_layers": len(ranking),
+        "mpjpe_delta_mm": every.get("mpjpe_delta_mm"),
+        "passed": bool(every.get("passed")),
+    }
+    if not every.get("passed"):
+        reason = (
+            f"with every layer fp32 the artifact still misses the {gate_mm:g} mm gate "
+            f"({_mm(every.get('mpjpe_delta_mm'))}): the error is not the quantized layers' "
+            "(see this runtime's fp32 artifact); no layer kept float for it"
+        )
+        return Fallback(False, [], [], attempt(frozenset()), all_float, reason)
     tries: list[dict[str, Any]] = []
     report: dict[str, Any] = {}
     for k in range(1, limit + 1):
@@ -84,4 +109,4 @@ def fall_back(
         }
         for i, (layer, harm) in enumerate(ranking[:k])
     ]
-    return Fallback(passed, floats, tries, report)
+    return Fallback(passed, floats, tries, report, all_float)

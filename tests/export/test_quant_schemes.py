@@ -106,6 +106,7 @@ def test_fallback_keeps_sensitive_layers_float_until_it_passes(
     floats = quant["float_layers"]
     tries = quant["fallback"]["tries"]
     assert floats and len(tries) == len(floats) and quant["fallback"]["passed"]
+    assert quant["fallback"]["all_float_try"]["passed"]  # tried first: the gate is reachable
     assert [t["passed"] for t in tries] == [False] * (len(tries) - 1) + [True]
     assert tries[-1]["float_layers"] == [f["layer"] for f in floats]
     harms = [f["sensitivity_mm"] for f in floats]
@@ -135,3 +136,20 @@ def test_fallback_off_leaves_a_failing_artifact_as_measured(
     manifest = read_manifest(path)
     assert not manifest["numerics"]["passed"] and "float_layers" not in manifest["quantization"]
     torch.testing.assert_close(manifest["numerics"]["max_mpjpe_delta_mm"], 1e-3)
+
+
+def test_fallback_stops_when_every_layer_float_misses_the_gate_too() -> None:
+    """The error is not the layers' (as with an fp32 artifact that misses the gate): one try
+    with every layer float, then the artifact exported again as it was, nothing float."""
+    from edgesdk.export.fallback import fall_back
+
+    asked: list[frozenset[str]] = []
+
+    def attempt(keep: frozenset[str]) -> dict[str, object]:
+        asked.append(keep)
+        return {"passed": False, "mpjpe_delta_mm": 9.0}
+
+    r = fall_back([("a.weight", 2.0), ("b.weight", 1.0)], attempt, 3.0, 9.5)
+    assert asked == [frozenset({"a.weight", "b.weight"}), frozenset()]
+    assert not r.passed and r.float_layers == [] and r.tries == []
+    assert "every layer fp32" in r.to_manifest(3.0)["reason"]
