@@ -9,7 +9,7 @@ those within the 3 mm gate, measured on the GRU students in one run on this CPU.
 
 Example:
     >>> chosen("onnx", "same-student")
-    'qoperator'
+    'dynamic'
     >>> sorted(SCHEMES["tflite"])
     ['dynamic-range', 'static']
 """
@@ -139,7 +139,7 @@ SCHEMES: dict[str, dict[str, Scheme]] = {
 # The chosen scheme per backend (measured: see the module docstring) and per student where
 # one differs from its backend's.
 CHOSEN: dict[str, str] = {
-    "onnx": "qoperator",
+    "onnx": "dynamic",
     "executorch": "dynamic",
     "tflite": "dynamic-range",
     "coreml": "weights",
