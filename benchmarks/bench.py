@@ -1,8 +1,10 @@
 """Benchmark the distilled students on device runtimes against their teachers, and report.
 
 Every ``runs/students/*-distilled`` checkpoint is exported to ExecuTorch, LiteRT and ONNX in
-fp32 and int8 (calibrated on the train split of the data; an artifact of the same weights
-already in ``--artifacts-dir`` is reused) and measured in its runtime: latency p50 / p90 / p99
+fp32 and int8 (the runtime's chosen int8 scheme, and with ``--schemes`` every int8 scheme of
+``edgesdk.quantize.schemes``, each in one table per student; calibrated on the train split of
+the data; an artifact of the same weights already in ``--artifacts-dir`` is reused) and
+measured in its runtime: latency p50 / p90 / p99
 per frame at 1 and 2 threads with the state fed back, size, peak RSS in a fresh process, and
 MPJPE per device combination on held-out windows. The small teachers
 (``runs/teachers/{ego4o,same,head2body,motiongrpo}-small``, where present) are measured in
@@ -47,6 +49,7 @@ def main() -> int:
     parser.add_argument("--windows", type=int, default=24, help="per device combination")
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--schemes", action="store_true", help="every int8 scheme per runtime")
     parser.add_argument("--artifacts-dir", type=Path, default=Path("runs/bench/artifacts"))
     parser.add_argument("--budgets", type=Path, default=HERE / "budgets.yaml")
     parser.add_argument("--results", type=Path, default=RESULTS / "bench.json")
@@ -70,6 +73,7 @@ def main() -> int:
         calls=args.calls,
         threads=args.threads,
         artifacts_dir=args.artifacts_dir,
+        schemes=args.schemes,
         command="python " + " ".join(sys.argv),
         log=lambda m: print(f"bench: {m}", file=sys.stderr, flush=True),
     )

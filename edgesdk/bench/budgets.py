@@ -10,6 +10,11 @@ absolute times so that it holds on any machine:
       max_int8_mpjpe_delta_mm: 3.0      # int8 artifact MPJPE minus eager fp32 (mean of combos)
     students:
       same-student: {max_artifact_bytes: 1500000}
+    max_int8_to_fp32_latency_ratio: 1.0  # int8 p50 / the same runtime's fp32 p50, same run
+
+The last one holds for every student figure whose int8 scheme claims speed
+(``edgesdk.quantize.schemes``; a scheme for size only is not checked): int8 must not be
+slower than fp32 in that runtime.
 
 Every student figure (model x backend x precision x device) is checked against the defaults
 updated by its own entry. A budgeted figure that is missing (not measured, or the export or
@@ -34,7 +39,8 @@ from edgesdk.bench.harness import cases
 from edgesdk.errors import EdgeSDKError
 
 LIMITS = ("max_latency_ratio_to_teacher", "max_artifact_bytes", "max_int8_mpjpe_delta_mm")
-TOP = ("latency_threads", "defaults", "students")
+SPEED = "max_int8_to_fp32_latency_ratio"  # top level: every student, where int8 claims speed
+TOP = ("latency_threads", "defaults", "students", SPEED)
 
 
 @dataclass(frozen=True)
@@ -86,8 +92,14 @@ def parse_budgets(data: Any, source: str = "budgets") -> dict[str, Any]:
     students = data.get("students") or {}
     if not isinstance(students, dict):
         raise EdgeSDKError(f"{source}: students must map student names to budgets")
+    speed = data.get(SPEED)
+    if speed is not None and (
+        isinstance(speed, bool) or not isinstance(speed, int | float) or speed < 0
+    ):
+        raise EdgeSDKError(f"{source}: {SPEED} {speed!r} is not a non-negative number")
     return {
         "latency_threads": threads,
+        **({SPEED: float(speed)} if speed is not None else {}),
         "defaults": _limits(f"{source}: defaults", data.get("defaults")),
         "students": {k: _limits(f"{source}: students.{k}", v) for k, v in students.items()},
     }
@@ -112,6 +124,8 @@ def _figure(fig: dict[str, Any], budget: str, threads: str) -> float | None:
         value = fig.get("latency_ratio_to_teacher", {}).get(threads)
     elif budget == "max_artifact_bytes":
         value = fig.get("bytes")
+    elif budget == SPEED:
+        value = fig.get("latency_ratio_to_fp32", {}).get(threads)
     else:
         value = fig.get("accuracy", {}).get("mpjpe_delta_mm")
     return None if value is None else float(value)
@@ -131,6 +145,10 @@ def check(results: dict[str, Any], budgets: dict[str, Any]) -> list[Violation]:
             **budgets["students"].get(c["model"], {}),
         }
         fig = c["figures"]
+        # int8 not slower than fp32, where its scheme claims speed (a scheme for size only,
+        # or an int8 artifact measured without its scheme, makes no such claim)
+        if SPEED in budgets and c["precision"] == "int8" and fig.get("claims_speed"):
+            limits[SPEED] = budgets[SPEED]
         for budget, limit in limits.items():
             if budget == "max_int8_mpjpe_delta_mm" and c["precision"] != "int8":
                 continue
@@ -142,6 +160,8 @@ def check(results: dict[str, Any], budgets: dict[str, Any]) -> list[Violation]:
                 reason = f"no teacher measured at {threads} thread(s) in this run"
             elif value is None and not reason and budget == "max_int8_mpjpe_delta_mm":
                 reason = "no accuracy (run with --data)"
+            elif value is None and not reason and budget == SPEED:
+                reason = f"no fp32 artifact of this runtime timed at {threads} thread(s)"
             where = (c["model"], c["backend"], c["precision"], c["device"])
             out.append(Violation(*where, budget, value, limit, reason))
     return out

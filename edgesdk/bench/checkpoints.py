@@ -27,6 +27,8 @@ from edgesdk.export.export import artifact_name, export_model
 from edgesdk.export.manifest import artifact_digest, read_manifest
 from edgesdk.models.signature import signature_for
 from edgesdk.quantize.calibration import eager_calls, model_inputs
+from edgesdk.quantize.schemes import SCHEMES
+from edgesdk.quantize.schemes import scheme as find_scheme
 from edgesdk.train import checkpoint
 from edgesdk.train.data import TrainData, load_train_data
 
@@ -153,16 +155,23 @@ def _weights_sha(ckpt: Path) -> str:
     return artifact_digest(ckpt / checkpoint.WEIGHTS)[1]
 
 
-def artifact_for(ckpt: Path, backend: str, precision: str, cfg: BenchConfig) -> tuple[Path, str]:
-    """The artifact of a checkpoint: reused when one of the same weights exists, else exported.
+def artifact_for(
+    ckpt: Path, backend: str, precision: str, cfg: BenchConfig, scheme: str | None = None
+) -> tuple[Path, str]:
+    """The artifact of a checkpoint: reused when one of the same weights (and int8 scheme)
+    exists, else exported. ``scheme``: an int8 scheme by name (None: the chosen one).
     Returns (path, ``"reused"`` or ``"exported"``)."""
     out_dir = Path(cfg.artifacts_dir) / ckpt.name
     meta = checkpoint.read_meta(ckpt)
-    path = out_dir / artifact_name(meta["model"], BACKENDS[backend], precision)
+    path = out_dir / artifact_name(meta["model"], BACKENDS[backend], precision, scheme or "")
+    want = None
+    if precision == "int8" and SCHEMES.get(backend):
+        want = find_scheme(backend, scheme, meta["model"]).name
     if path.exists():
         try:
             manifest = read_manifest(path)
             same = manifest["checkpoint"]["weights_sha256"] == _weights_sha(ckpt)
+            same = same and manifest["quantization"].get("scheme") == want
             if same and manifest["precision"] == precision and manifest["backend"] == backend:
                 return path, "reused"
         except (KeyError, ValueError, OSError, EdgeSDKError):
@@ -176,6 +185,7 @@ def artifact_for(ckpt: Path, backend: str, precision: str, cfg: BenchConfig) -> 
         validate_windows=cfg.windows,
         progress=cfg.progress,
         command=cfg.command,
+        scheme=scheme,
     )
     return path, "exported"
 
@@ -199,16 +209,73 @@ def bench_student(run: _Run, ckpt: Path, teacher: str | None) -> dict[str, Any]:
                 continue
             cfg.log(f"{meta['model']} {backend} {precision}")
             fig = _one(ckpt, backend, precision, run, feeds, accuracy)
+            if precision == "int8" and cfg.schemes and SCHEMES.get(backend):
+                _schemes(entry, ckpt, backend, fig, run, feeds, accuracy)
             put(entry, precision, backend, run.device, fig)
     return entry
 
 
+def _schemes(
+    entry: dict[str, Any],
+    ckpt: Path,
+    backend: str,
+    chosen_fig: dict[str, Any],
+    run: _Run,
+    feeds: Any,
+    accuracy: Any,
+) -> None:
+    """Every int8 scheme of ``backend`` into ``entry["schemes"]``: the chosen one is the
+    default int8 artifact just measured (``chosen_fig``), the others exported by name."""
+    model = checkpoint.read_meta(ckpt)["model"]
+    chosen = find_scheme(backend, None, model)
+    chosen_fig.update(scheme=chosen.name, claims_speed=chosen.claims_speed)
+    table = entry.setdefault("schemes", {}).setdefault(backend, {})
+    for name, sch in SCHEMES[backend].items():
+        if name == chosen.name:
+            table[name] = {run.device: chosen_fig}
+            continue
+        run.cfg.log(f"{model} {backend} int8 {name}")
+        fig = _one(ckpt, backend, "int8", run, feeds, accuracy, scheme=name)
+        fig.update(scheme=name, claims_speed=sch.claims_speed)
+        table[name] = {run.device: fig}
+    _pair(entry, backend, table, run, feeds)
+
+
+def _pair(
+    entry: dict[str, Any], backend: str, table: dict[str, Any], run: _Run, feeds: Any
+) -> None:
+    """fp32 and every scheme of one runtime timed in turns (``paired_latency_ms``)."""
+    from edgesdk.bench.quant import paired_latency
+
+    fp32 = entry.get("fp32", {}).get(backend, {}).get(run.device, {})
+    figs = {name: d[run.device] for name, d in table.items()}
+    if "artifact" in fp32 and "error" not in fp32:
+        figs["fp32"] = fp32
+    paths = {k: f["artifact"] for k, f in figs.items() if "artifact" in f and "error" not in f}
+    if len(paths) < 2:
+        return
+    try:
+        paired = paired_latency(paths, run.cfg.threads, run.cfg.calls, feeds)
+    except Exception as exc:  # recorded; the run goes on
+        for k in paths:
+            figs[k]["paired_error"] = one_line(exc)
+        return
+    for k, lat in paired.items():
+        figs[k]["paired_latency_ms"] = lat
+
+
 def _one(
-    ckpt: Path, backend: str, precision: str, run: _Run, feeds: Any, accuracy: Any
+    ckpt: Path,
+    backend: str,
+    precision: str,
+    run: _Run,
+    feeds: Any,
+    accuracy: Any,
+    scheme: str | None = None,
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
-        path, how = artifact_for(ckpt, backend, precision, run.cfg)
+        path, how = artifact_for(ckpt, backend, precision, run.cfg, scheme)
     except Exception as exc:  # an exporter's failure is a result, not the end of the run
         return {"error": one_line(exc), "export_s": round(time.perf_counter() - t0, 1)}
     export_s = round(time.perf_counter() - t0, 1)

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import datetime
+import os
 import platform
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -48,6 +49,17 @@ DEFINITIONS = {
     "summary is the mean over combinations; mpjpe_delta_mm: artifact minus eager fp32; inputs "
     "under the realistic protocol (see protocol)",
     "flops": "torch.utils.flop_counter, 2 FLOPs per multiply-add, forward over one window",
+    "schemes": "every int8 scheme of a runtime (edgesdk.quantize.schemes), measured like the "
+    "chosen one (which is also the int8 entry); latency_ratio_to_fp32: int8 p50 / the same "
+    "runtime's fp32 p50, same thread count, same run",
+    "quantization": "per student and runtime: fp32 and every scheme (size, p50/p99 per frame "
+    "per thread count, MPJPE delta, speed ratio to fp32), the chosen scheme, the fastest "
+    "within the 3 mm gate, and whether the chosen one is at least as fast as fp32 (int8_pays)",
+    "paired_latency_ms": "fp32 and every int8 scheme of one runtime timed in turns (10 rounds, "
+    "a block of calls each per round), so that the load of other jobs falls on all alike; "
+    "latency_ratio_to_fp32 is taken from it when measured",
+    "load_avg_1m": "the machine's 1-minute load average when a figure's timing started (other "
+    "jobs share the CPU: compare int8 and fp32 within one run only)",
 }
 
 
@@ -66,6 +78,7 @@ class BenchConfig:
     threads: Sequence[int] = (1, 2)
     artifacts_dir: Path | str = Path("runs/bench/artifacts")
     add_teachers: bool = True  # also measure each student's teacher checkpoint
+    schemes: bool = False  # every int8 scheme of each backend, not only the chosen one
     rss: bool = True
     command: str = ""
     progress: bool = False
@@ -109,6 +122,7 @@ class BenchConfig:
 def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     """Measure everything ``cfg`` names; returns the results (see the module docstring)."""
     cfg.check()
+    load_start = [round(x, 2) for x in os.getloadavg()]
     device = cpu_device()
     models: dict[str, Any] = {}
     measured_on: dict[str, Any] = {}
@@ -125,11 +139,23 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         for a in cfg.artifacts:
             add_artifact(models, a, cfg, device)
     add_ratios(models, device)
+    from edgesdk.bench.quant import add_speed_ratios, table
+
+    for entry in models.values():
+        if entry.get("kind") == "student" or entry.get("int8"):
+            add_speed_ratios(entry)
+        if entry.get("schemes"):
+            entry["quantization"] = table(entry, device, str(cfg.threads[0]))
     return {
         "format": FORMAT,
         "command": cfg.command or " ".join(sys.argv),
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {"cpu": device, "python": platform.python_version()},
+        "machine": {
+            "cpu": device,
+            "python": platform.python_version(),
+            "load_avg_at_start": load_start,
+            "load_avg_at_end": [round(x, 2) for x in os.getloadavg()],
+        },
         "settings": {
             "calls": cfg.calls,
             "warmup": cfg.warmup,
@@ -168,6 +194,7 @@ def artifact_figures(
         if manifest["io"].get("state")
         else manifest["rates"].get("context") or manifest["rates"].get("window"),
     }
+    fig["load_avg_1m"] = round(os.getloadavg()[0], 2)
     fig["latency_ms"] = artifact_latency(path, cfg.threads, cfg.calls, cfg.warmup, feeds)
     if cfg.rss:
         fig.update(peak_rss(path, threads=cfg.threads[0]))

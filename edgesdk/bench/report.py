@@ -247,6 +247,57 @@ def artifacts_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def quantization_tables(results: dict[str, Any]) -> str:
+    """Per student: runtime x scheme (fp32 first) -> size, p50 / p99 per frame at each thread
+    count (and the p50 of the paired timing, fp32 and the schemes in turns), MPJPE delta,
+    int8 / fp32 p50; the chosen scheme marked, and per runtime whether int8 pays
+    (``edgesdk.bench.quant``)."""
+    threads = [str(t) for t in results.get("settings", {}).get("threads", [1])]
+    lines: list[str] = []
+    for key, entry in results.get("models", {}).items():
+        table = entry.get("quantization")
+        if not table:
+            continue
+        lat = " | ".join(f"p50 / p99 (paired p50) ms ({n}t)" for n in threads)
+        ratio = " | ".join(f"int8/fp32 ({n}t)" for n in threads)
+        lines += [
+            f"### {key}",
+            "",
+            f"| runtime | scheme | KB | {lat} | MPJPE delta mm | {ratio} | note |",
+            "|" + " --- |" * (5 + 2 * len(threads)),
+        ]
+        for backend, t in table.items():
+            rows = [("fp32", t.get("fp32") or {}), *t["schemes"].items()]
+            for name, r in rows:
+                kb = r["bytes"] / 1024 if r.get("bytes") else None
+                cells = [
+                    f"{_fmt(r.get('p50_ms', {}).get(n), '.3f')} / "
+                    f"{_fmt(r.get('p99_ms', {}).get(n), '.3f')} "
+                    f"({_fmt(r.get('paired_p50_ms', {}).get(n), '.3f') or '-'})"
+                    for n in threads
+                ]
+                ratios = [_fmt(r.get("latency_ratio_to_fp32", {}).get(n), ".2f") for n in threads]
+                notes = []
+                if name == t.get("chosen"):
+                    notes.append("chosen")
+                if name == t.get("fastest_within_gate"):
+                    notes.append("fastest within 3 mm")
+                if name != "fp32" and not r.get("within_gate"):
+                    notes.append("misses the 3 mm gate")
+                if name != "fp32" and r.get("claims_speed") is False:
+                    notes.append("size only")
+                if r.get("error"):
+                    notes.append(str(r["error"])[:80])
+                delta = "" if name == "fp32" else _fmt(r.get("mpjpe_delta_mm"), "+.2f")
+                lines.append(
+                    f"| {backend} | {name} | {_fmt(kb, '.0f')} | {' | '.join(cells)} | "
+                    f"{delta} | {' | '.join(ratios)} | {', '.join(notes)} |"
+                )
+        pays = [f"{b}: {'yes' if t.get('int8_pays') else 'no'}" for b, t in table.items()]
+        lines += ["", f"int8 (chosen scheme) at least as fast as fp32: {'; '.join(pays)}.", ""]
+    return "\n".join(lines)
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The report's Markdown: settings, artifacts, teachers, compute, per-combination MPJPE."""
     lines = [
@@ -273,6 +324,9 @@ def markdown(results: dict[str, Any]) -> str:
     for s, sf, t, tf in _cost_pairs(results):
         lines.append(f"| {s} | {sf:.4f} | {t} | {tf:.4f} | {sf / tf:.3f} |")
     lines += ["", "![Per combination](accuracy_per_combination.png)", ""]
+    quant = quantization_tables(results)
+    if quant:
+        lines += ["## Quantization: every int8 scheme per runtime", "", *quant.splitlines()]
     violations = results.get("budgets", {}).get("violations")
     if violations is not None:
         lines += ["## Budgets", "", f"{len(violations)} violation(s).", ""]

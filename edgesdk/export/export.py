@@ -3,8 +3,12 @@
 Steps: rebuild the model from its checkpoint; take its export signature (a student's
 ``step`` with the state as inputs and outputs, a teacher's window); for int8, collect real
 calibration calls from the data's *train* split; export with the backend's entry of the
-table; then, with data, validate on the *test* split and record the numerics in the
-manifest. Everything is written into a temporary folder first and moved in place last, so an
+table and the int8 scheme (``edgesdk.quantize.schemes``: the backend's chosen one unless
+named); then, with data, validate on the *test* split and record the numerics in the
+manifest. An int8 artifact that misses the 3 mm gate is exported again with its most
+sensitive layers in float, one more each time, until it passes
+(``edgesdk.export.fallback``); the manifest lists the layers that stayed float and why.
+Everything is written into a temporary folder first and moved in place last, so an
 interrupted or failed export leaves no half-written artifact.
 
 Example:
@@ -27,14 +31,17 @@ import torch
 from edgesdk.body.skeleton import JOINT_NAMES, PARENTS
 from edgesdk.errors import EdgeSDKError
 from edgesdk.export.activity_table import ActivityTable
-from edgesdk.export.backends import BACKENDS, Backend
+from edgesdk.export.backends import BACKENDS, Backend, Quant
+from edgesdk.export.fallback import fall_back
 from edgesdk.export.manifest import FORMAT, artifact_digest, manifest_path, tool_versions
 from edgesdk.export.runners import mark_pte_checked
 from edgesdk.export.validate import run_windows, validate
 from edgesdk.input_kinds import manifest_rates
 from edgesdk.io import clean_stale_temp, temp_prefix, write_json_atomic
 from edgesdk.models.signature import ExportSignature, signature_for
-from edgesdk.quantize.calibration import calibration_set
+from edgesdk.quantize.calibration import calibration_set, eager_calls, model_inputs, windows
+from edgesdk.quantize.schemes import SCHEMES, Scheme
+from edgesdk.quantize.schemes import scheme as find_scheme
 from edgesdk.train import checkpoint
 from edgesdk.train.data import load_train_data
 
@@ -47,8 +54,10 @@ _OP_PATTERNS = (
 )
 
 
-def artifact_name(model_name: str, backend: Backend, precision: str) -> str:
-    return f"{model_name}-{precision}{backend.suffix}"
+def artifact_name(model_name: str, backend: Backend, precision: str, scheme: str = "") -> str:
+    """``MODEL-PRECISION.ext``; ``MODEL-int8-SCHEME.ext`` for an int8 scheme named."""
+    tail = f"-{scheme}" if scheme else ""
+    return f"{model_name}-{precision}{tail}{backend.suffix}"
 
 
 def failed_op(exc: BaseException) -> str:
@@ -69,10 +78,13 @@ def _export_or_explain(
     calib: Any,
     out: Path,
     probe: bool = True,
+    quant: Quant | None = None,
 ) -> str:
     name = sig.model.config.name
     try:
-        return backend.exporter(sig, precision, calib, out)
+        if quant is None or quant == Quant():  # the four-argument call every exporter takes
+            return backend.exporter(sig, precision, calib, out)  # type: ignore[call-arg]
+        return backend.exporter(sig, precision, calib, out, quant)
     except EdgeSDKError:
         raise
     except Exception as exc:  # the exporters' own errors, turned into one line
@@ -99,7 +111,7 @@ def _backends_that_take(sig: ExportSignature, exclude: str) -> list[str]:
                 continue
             try:
                 other.check_tools()
-                other.exporter(sig, "fp32", [], Path(tmp) / f"probe{other.suffix}")
+                other.exporter(sig, "fp32", [], Path(tmp) / f"probe{other.suffix}")  # type: ignore[call-arg]
                 took.append(other.name)
             except Exception:
                 continue
@@ -128,8 +140,14 @@ def export_model(
     validate_windows: int | None = 24,
     progress: bool = True,
     command: str = "",
+    scheme: str | None = None,
+    fallback: bool = True,
+    gate_mm: float = 3.0,
 ) -> Path:
-    """Export one checkpoint to one backend and precision; returns the artifact path."""
+    """Export one checkpoint to one backend and precision (int8: in ``scheme``, the backend's
+    chosen one when None); returns the artifact path. ``fallback``: an int8 artifact that
+    misses the gate (``gate_mm``, MPJPE delta) is exported again with layers kept float until
+    it passes."""
     if backend_name not in BACKENDS:
         raise EdgeSDKError(f"--backend {backend_name!r}: unknown (one of {', '.join(BACKENDS)})")
     backend = BACKENDS[backend_name]
@@ -139,6 +157,8 @@ def export_model(
             f"--precision {precision}: the {backend.name} backend takes "
             f"{', '.join(backend.precisions)}"
         )
+    if scheme is not None and precision != "int8":
+        raise EdgeSDKError(f"--scheme {scheme}: int8 schemes only (precision {precision})")
     backend.check_tools()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -146,6 +166,9 @@ def export_model(
     model = checkpoint.load(ckpt_dir)
     meta = checkpoint.read_meta(ckpt_dir)
     sig = signature_for(model)
+    chosen: Scheme | None = None
+    if precision == "int8" and SCHEMES.get(backend.name):
+        chosen = find_scheme(backend.name, scheme, meta["model"])
     data = load_train_data(Path(calib_dir), progress=progress) if calib_dir else None
     needs_calib = precision == "int8" and backend.name != "coreml"  # Core ML: weights only
     if needs_calib and data is None:
@@ -164,29 +187,93 @@ def export_model(
             "data_fingerprint": data.fingerprint,
             "calls": len(calib),
             "calls_sha256": digest,
+            "role": "activation ranges and the fallback's layer ranking"
+            if chosen is None or chosen.calibrated
+            else "the fallback's layer ranking only (activations are quantized per call)",
         }
-    name = artifact_name(meta["model"], backend, precision)
+    validation: list[Any] | None = None
+    if chosen is not None and chosen.name == "nncf-ac" and data is not None:
+        validation = _calibration_windows(sig, data.train)
+    name = artifact_name(meta["model"], backend, precision, scheme or "")
     final = out_dir / name
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=temp_prefix(".export-")) as tmp:
         staged = Path(tmp) / name
-        with torch.no_grad():
-            recipe = _export_or_explain(backend, sig, precision, calib, staged)
-        if staged.suffix == ".pte":
-            mark_pte_checked(staged)  # written here, by ExecuTorch's own exporter
-        manifest = _manifest(meta, ckpt_dir, sig, backend, precision, recipe, calibration, staged)
-        manifest["command"] = command or " ".join(sys.argv)
-        write_json_atomic(manifest_path(staged), manifest)
-        if data is not None:
-            report = validate(
-                staged, calib_dir, max_windows=validate_windows, model_dir=ckpt_dir, data=data
-            )
-            manifest["numerics"] = {k: v for k, v in report.items() if k != "artifact"}
-        elif not backend.runs_here:
+
+        def attempt(keep: frozenset[str]) -> dict[str, Any]:
+            """Export (``keep``: layers fp32), write the manifest, validate with data."""
+            quant = Quant(chosen.name if chosen else "", keep, validation)
+            with torch.no_grad():
+                recipe = _export_or_explain(
+                    backend, sig, precision, calib, staged, probe=not keep, quant=quant
+                )
+            if staged.suffix == ".pte":
+                mark_pte_checked(staged)  # written here, by ExecuTorch's own exporter
+            m = _manifest(meta, ckpt_dir, sig, backend, precision, recipe, calibration, staged)
+            if chosen is not None:
+                m["quantization"]["scheme"] = chosen.name
+                m["quantization"]["claims_speed"] = chosen.claims_speed
+                m["quantization"]["weight_bits"] = chosen.weight_bits
+            m["command"] = command or " ".join(sys.argv)
+            write_json_atomic(manifest_path(staged), m)
+            report: dict[str, Any] = {}
+            if data is not None:
+                report = validate(
+                    staged,
+                    calib_dir,
+                    max_mpjpe_delta_mm=gate_mm,
+                    max_windows=validate_windows,
+                    model_dir=ckpt_dir,
+                    data=data,
+                )
+                m["numerics"] = {k: v for k, v in report.items() if k != "artifact"}
+            manifests.append(m)
+            return report
+
+        manifests: list[dict[str, Any]] = []
+        report = attempt(frozenset())
+        can_fall_back = chosen is not None and chosen.keeps_layers_float
+        if fallback and can_fall_back and report.get("ran") and not report.get("passed"):
+            report = _fall_back(sig, calib, attempt, report, manifests)
+        manifest = manifests[-1]
+        if data is None and not backend.runs_here:
             manifest["numerics"] = _random_input_numerics(sig, staged)
         write_json_atomic(manifest_path(staged), manifest)
         _move_in(staged, final)
         os.replace(manifest_path(staged), manifest_path(final))
     return final
+
+
+def _calibration_windows(sig: ExportSignature, clips: Any, limit: int = 8) -> list[Any]:
+    """Whole calibration windows (train split) with their ground truth: the validation set of
+    NNCF's accuracy control (``edgesdk.quantize.nncf_onnx.Window``)."""
+    from edgesdk.models.base import target_positions_rel
+
+    out = []
+    for batch in windows(sig.model, clips, limit=limit, seed=1):
+        calls = eager_calls(sig, model_inputs(sig.model, batch))
+        feeds = [[a.numpy() for a in args] for args, _ in calls]
+        out.append((feeds, target_positions_rel(batch).numpy().reshape(-1, 22, 3)))
+    return out
+
+
+def _fall_back(
+    sig: ExportSignature,
+    calib: list[Any],
+    attempt: Any,
+    report: dict[str, Any],
+    manifests: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Keep layers fp32, most sensitive first, until the artifact passes; the last manifest
+    records them (``quantization.float_layers``) and every try (``quantization.fallback``)."""
+    from edgesdk.quantize.sensitivity import layer_sensitivity
+
+    gate = float(report.get("max_mpjpe_delta_mm", 3.0))
+    ranking = layer_sensitivity(sig, calib)
+    result = fall_back(ranking, attempt, gate, report.get("mpjpe_delta_mm"))
+    q = manifests[-1]["quantization"]
+    q["float_layers"] = result.float_layers
+    q["fallback"] = result.to_manifest(gate)
+    return result.report or report
 
 
 def _random_input_numerics(sig: ExportSignature, artifact: Path) -> dict[str, Any]:

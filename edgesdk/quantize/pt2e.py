@@ -34,7 +34,26 @@ RECIPE = (
     "per-tensor int8 observed on the calibration calls) except the output layer, which stays "
     "fp32 like every other op and the I/O"
 )
+DYNAMIC_RECIPE = (
+    "PT2E dynamic int8: linear layers (weights per-channel symmetric int8, activations "
+    "quantized per call) except the output layer, which stays fp32 like every other op and "
+    "the I/O"
+)
 _LINEAR = (torch.ops.aten.linear.default, torch.ops.aten.addmm.default)
+
+
+def layer_of(node: torch.fx.Node) -> str:
+    """The layer a linear node computes, named by its weight (``student.head.2.weight``);
+    the node's own name when the weight is not a module attribute."""
+    weight = node.args[1] if node.target == torch.ops.aten.linear.default else node.args[2]
+    if isinstance(weight, torch.fx.Node) and weight.op == "get_attr":
+        return str(weight.target)
+    return node.name
+
+
+def layer_nodes(graph: torch.fx.GraphModule, layers: frozenset[str]) -> list[str]:
+    """Names of the linear nodes of ``graph`` computing one of ``layers``."""
+    return [n.name for n in graph.graph.nodes if n.target in _LINEAR and layer_of(n) in layers]
 
 
 def output_layers(graph: torch.fx.GraphModule) -> list[str]:
@@ -56,9 +75,12 @@ def output_layers(graph: torch.fx.GraphModule) -> list[str]:
     return out
 
 
-def make_quantizer(kind: str, exclude: frozenset[str] = frozenset()) -> Any:
+def make_quantizer(
+    kind: str, exclude: frozenset[str] = frozenset(), dynamic: bool = False, weight_bits: int = 8
+) -> Any:
     """The PT2E quantizer of a backend, annotating linear layers only, except the nodes
-    named in ``exclude``."""
+    named in ``exclude``; ``dynamic``: activations quantized per call, ``weight_bits`` 4:
+    weights in [-8, 7] (XNNPACK only, both)."""
     keep = lambda n: n.name not in exclude  # noqa: E731
     if kind == "xnnpack":
         from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
@@ -70,11 +92,19 @@ def make_quantizer(kind: str, exclude: frozenset[str] = frozenset()) -> Any:
         # ignores the filter and quantized the state's concatenation (the yaw flag drifted).
         q = XNNPACKQuantizer()
         q.set_operator_type(
-            torch.ops.aten.linear.default, get_symmetric_quantization_config(is_per_channel=True)
+            torch.ops.aten.linear.default,
+            get_symmetric_quantization_config(
+                is_per_channel=True,
+                is_dynamic=dynamic,
+                weight_qmin=-127 if weight_bits == 8 else -8,
+                weight_qmax=127 if weight_bits == 8 else 7,
+            ),
         )
         q.set_filter_function(keep)
         return q
     if kind == "litert":
+        if dynamic or weight_bits != 8:
+            raise ValueError("dynamic or 4-bit PT2E: XNNPACK only (LiteRT: dynamic-range)")
         from litert_torch.quantize import pt2e_quantizer as lq
 
         class LinearOnly(lq.PT2EQuantizer):  # type: ignore[misc]
@@ -96,20 +126,26 @@ def quantize_pt2e(
     example: tuple[Tensor, ...],
     calibration: Sequence[tuple[Tensor, ...]],
     kind: str,
+    dynamic: bool = False,
+    keep_float: frozenset[str] = frozenset(),
+    weight_bits: int = 8,
 ) -> tuple[torch.fx.GraphModule, Any]:
     """``module`` exported, observed on every calibration call and converted to int8 ops
-    (quantize / dequantize pairs around the linear layers); returns it and the quantizer."""
+    (quantize / dequantize pairs around the linear layers); returns it and the quantizer.
+    ``dynamic``: activation ranges per call (the calls only run the graph once);
+    ``keep_float``: layers (by weight name, ``layer_of``) that stay fp32."""
     from torchao.quantization.pt2e import move_exported_model_to_eval
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    if not calibration:
+    if not calibration and not dynamic:
         raise ValueError("int8 needs calibration calls (none given)")
     graph = torch.export.export(module, example).module()
     last = output_layers(graph)  # type: ignore[arg-type]
-    quantizer = make_quantizer(kind, frozenset(last))
+    kept = layer_nodes(graph, keep_float)  # type: ignore[arg-type]
+    quantizer = make_quantizer(kind, frozenset(last + kept), dynamic, weight_bits)
     prepared = prepare_pt2e(graph, quantizer)  # type: ignore[arg-type]
     with torch.no_grad():
-        for args in calibration:
+        for args in calibration or [example]:
             prepared(*args)
     # LiteRT's converter wants the quantize ops unfolded (it folds them itself).
     converted: torch.fx.GraphModule = convert_pt2e(prepared, fold_quantize=kind != "litert")

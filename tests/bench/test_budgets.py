@@ -137,3 +137,49 @@ def test_repository_budgets_file_parses(tmp_path: Path) -> None:
         load_budgets(bad)
     with pytest.raises(EdgeSDKError, match="no such budgets file"):
         load_budgets(tmp_path / "missing.yaml")
+
+
+def _int8_speed(ratio: float | None, claims: bool) -> dict[str, Any]:
+    r = results()
+    fig = r["models"]["same-student"]["int8"]["onnx"]["cpu"]
+    fig.update(claims_speed=claims, scheme="dynamic")
+    if ratio is not None:
+        fig["latency_ratio_to_fp32"] = {"1": ratio, "2": ratio * 2}
+    return r
+
+
+SPEED = {**LIMITS, "max_int8_to_fp32_latency_ratio": 1.0}
+
+
+def test_int8_slower_than_fp32_violates_where_its_scheme_claims_speed() -> None:
+    assert check(_int8_speed(0.8, claims=True), SPEED) == []
+    assert check(_int8_speed(1.0, claims=True), SPEED) == []  # as fast passes
+    (v,) = check(_int8_speed(1.25, claims=True), SPEED)
+    assert (v.budget, v.precision, v.value, v.limit) == (
+        "max_int8_to_fp32_latency_ratio",
+        "int8",
+        1.25,
+        1.0,
+    )
+    # a scheme for size only is not checked, and without the budget nothing is
+    assert check(_int8_speed(1.25, claims=False), SPEED) == []
+    assert check(_int8_speed(1.25, claims=True), LIMITS) == []
+    # claimed but not measured (no fp32 of that runtime timed): a violation, saying why
+    (v,) = check(_int8_speed(None, claims=True), SPEED)
+    assert v.value is None and "no fp32 artifact" in str(v)
+
+
+def test_int8_speed_budget_reads_the_budget_thread_count_and_spares_fp32() -> None:
+    r = _int8_speed(0.9, claims=True)  # 1 thread 0.9, 2 threads 1.8
+    assert check(r, SPEED) == []
+    (v,) = check(r, {**SPEED, "latency_threads": 2})
+    assert v.value == pytest.approx(1.8)
+    fp32 = r["models"]["same-student"]["fp32"]["onnx"]["cpu"]
+    fp32.update(claims_speed=True, latency_ratio_to_fp32={"1": 5.0})
+    assert check(r, SPEED) == []
+
+
+def test_int8_speed_budget_is_a_number() -> None:
+    with pytest.raises(EdgeSDKError, match="max_int8_to_fp32_latency_ratio 'fast'"):
+        parse_budgets({**SPEED, "max_int8_to_fp32_latency_ratio": "fast"})
+    assert load_budgets(BUDGETS)["max_int8_to_fp32_latency_ratio"] == 1.0
