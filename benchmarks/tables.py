@@ -206,6 +206,40 @@ def bench_table(results: Path) -> str:
     return head + _data_line(report) + "\n\n" + artifacts_table(report)
 
 
+def quantization_table(results: Path) -> str:
+    """bench.json's quantization summary: per student and runtime, fp32 against the chosen
+    int8 scheme (size, p50 at each thread count from the paired timing, MPJPE delta) and the
+    fastest scheme within the 3 mm gate; every scheme's row is in the report."""
+    report = _load("bench.json", results)
+    entries = {k: e for k, e in report.get("models", {}).items() if e.get("quantization")}
+    if not entries:
+        return "No per-scheme figures in bench.json yet (`bench.py --schemes`)."
+    threads = [str(t) for t in report.get("settings", {}).get("threads", [1])]
+    ratio = " | ".join(f"int8 / fp32 p50 ({n}t)" for n in threads)
+    lines = [
+        f"| student | runtime | chosen int8 scheme | fp32 KB | int8 KB | {ratio} | "
+        "MPJPE delta mm | fastest within 3 mm | int8 pays |",
+        "|" + " --- |" * (7 + len(threads)),
+    ]
+    for name, entry in entries.items():
+        for backend, t in entry["quantization"].items():
+            fp32 = t.get("fp32") or {}
+            q = t["schemes"].get(t.get("chosen") or "", {})
+            kb = [f"{r['bytes'] / 1024:.0f}" if r.get("bytes") else "-" for r in (fp32, q)]
+            delta = q.get("mpjpe_delta_mm")
+            ratios = " | ".join(
+                f"{r:.2f}" if (r := t["int8_vs_fp32_p50"].get(n)) is not None else "-"
+                for n in threads
+            )
+            lines.append(
+                f"| {name} | {backend} | {t.get('chosen') or '-'} | {kb[0]} | {kb[1]} | "
+                f"{ratios} | {'-' if delta is None else format(delta, '+.2f')} | "
+                f"{t.get('fastest_within_gate') or 'none'} | "
+                f"{'yes' if t.get('int8_pays') else 'no'} |"
+            )
+    return _data_line(report) + "\n\n" + "\n".join(lines)
+
+
 def runtime_table(results: Path) -> str:
     """runtime.json: real-time factor, per-frame overhead, memory, replay vs offline."""
     r = _load("runtime.json", results)
@@ -257,6 +291,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "students": students_table,
     "numerics": numerics_table,
     "bench": bench_table,
+    "quantization": quantization_table,
     "runtime": runtime_table,
 }
 

@@ -52,3 +52,31 @@ def test_a_missing_block_is_an_error(tmp_path: Path) -> None:
     readme.write_text((ROOT / "README.md").read_text().replace("<!-- /table:bench -->", ""))
     run = _tables("--check", "--readme", readme)
     assert run.returncode != 0 and "table:bench" in run.stderr
+
+
+def test_quantization_table_reads_the_chosen_scheme_and_its_ratio(tmp_path: Path) -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    from tables import quantization_table
+
+    from edgesdk.bench.quant import add_speed_ratios, table
+
+    def fig(kb: float, p50: float, delta: float | None = None) -> dict[str, object]:
+        lat = {"1": {"p50_ms": p50, "p99_ms": 2 * p50}}
+        f: dict[str, object] = {"bytes": kb * 1024, "latency_ms": lat}
+        return f if delta is None else {**f, "accuracy": {"mpjpe_delta_mm": delta}}
+
+    dyn = {**fig(300, 0.09, 0.4), "scheme": "dynamic", "claims_speed": True}
+    qdq = {**fig(310, 0.2, 0.1), "scheme": "qdq", "claims_speed": True}
+    entry = {
+        "kind": "student",
+        "fp32": {"onnx": {"cpu": fig(1000, 0.1)}},
+        "int8": {"onnx": {"cpu": dyn}},
+        "schemes": {"onnx": {"dynamic": {"cpu": dyn}, "qdq": {"cpu": qdq}}},
+    }
+    add_speed_ratios(entry)
+    entry["quantization"] = table(entry, "cpu")
+    bench = {"settings": {"threads": [1]}, "models": {"s-student": entry}}
+    (tmp_path / "bench.json").write_text(json.dumps(bench))
+    rows = [r for r in quantization_table(tmp_path).splitlines() if r.startswith("| s-student")]
+    assert rows == ["| s-student | onnx | dynamic | 1000 | 300 | 0.90 | +0.40 | dynamic | yes |"]
+    assert "No per-scheme" in quantization_table(tmp_path / "nowhere")
