@@ -1,6 +1,7 @@
-"""Benchmark the distilled students on device runtimes against their teachers, and report.
+"""Benchmark the default students on device runtimes against their teachers, and report.
 
-Every ``runs/students/*-distilled`` checkpoint is exported to ExecuTorch, LiteRT and ONNX in
+Every default student (``runs/students/STUDENT-gt``, the ground-truth-only recipe of
+``benchmarks/students.py``, where present) is exported to ExecuTorch, LiteRT and ONNX in
 fp32 and int8 (the runtime's chosen int8 scheme, and with ``--schemes`` every int8 scheme of
 ``edgesdk.quantize.schemes``, each in one table per student; calibrated on the train split of
 the data; an artifact of the same weights already in ``--artifacts-dir`` is reused) and
@@ -18,14 +19,13 @@ and writes the report (Markdown + PNG plots) into ``benchmarks/results/report/``
 A quick smoke run (one student, ONNX only, 2 windows per combination):
 
     OMP_NUM_THREADS=1 python benchmarks/bench.py --data ../shared/data/mocap \\
-        --students runs/students/same-student-distilled --backends onnx --windows 2 \\
+        --students runs/students/same-student-gt --backends onnx --windows 2 \\
         --results /tmp/bench.json --report /tmp/bench-report
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import sys
 from pathlib import Path
 
@@ -42,7 +42,7 @@ TEACHERS = [p.teacher for p in teacher_student_pairs()]  # the small teachers, e
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data/mocap", help="mocap folder")
-    parser.add_argument("--students", nargs="*", default=None, help="default: *-distilled")
+    parser.add_argument("--students", nargs="*", default=None, help="default: each STUDENT-gt")
     parser.add_argument("--teachers-dir", type=Path, default=Path("runs/teachers"))
     parser.add_argument("--backends", nargs="+", default=["executorch", "tflite", "onnx"])
     parser.add_argument("--precisions", nargs="+", default=["fp32", "int8"])
@@ -60,7 +60,8 @@ def main() -> int:
     teachers: list[Path] = []
     students = args.students
     if students is None:
-        students = sorted(glob.glob("runs/students/*-distilled"))
+        students = [f"runs/students/{p.student}-gt" for p in teacher_student_pairs()]
+        students = [s for s in students if Path(s, "config.json").is_file()]
         teachers = [args.teachers_dir / t for t in TEACHERS]
         teachers = [t for t in teachers if (t / "config.json").is_file()]
     budgets = load_budgets(args.budgets)
