@@ -36,6 +36,7 @@ import torch
 from edgesdk.data.clip import Clip
 from edgesdk.data.windows import WindowDataset
 from edgesdk.export.validate import run_windows
+from edgesdk.input_kinds import reads_text
 from edgesdk.models.base import MotionModel, target_positions_rel
 from edgesdk.models.signature import ExportSignature, emitted, signature_for
 from edgesdk.quantize.calibration import eager_calls, model_inputs
@@ -58,7 +59,7 @@ def combination_windows(
     n = len(base) if limit is None else min(limit, len(base))
     picks = sorted({round(i * len(base) / n) for i in range(n)}) if n else []
     encoder = None
-    if "text_emb" in input_names(model):
+    if reads_text(input_names(model)):
         from edgesdk.models.text import default_text_encoder
 
         encoder = default_text_encoder()

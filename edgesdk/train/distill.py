@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 from edgesdk.data.windows import WindowConfig, WindowDataset
 from edgesdk.errors import EdgeSDKError
+from edgesdk.input_kinds import reads_text
 from edgesdk.models import list_models
 from edgesdk.models.base import MotionModel
 from edgesdk.models.limits import checked_model
@@ -162,7 +163,7 @@ def distill(config: DistillConfig) -> Path:
         privileged=config.privileged and config.alpha > 0,
     )
     names = input_names(teacher) | input_names(student)
-    text_encoder = default_text_encoder() if "text_emb" in names else None
+    text_encoder = default_text_encoder() if reads_text(names) else None
     train_ds = WindowDataset(data.train, wcfg, train=True)
     val_ds = WindowDataset(data.val, wcfg, train=False)
     if len(train_ds) == 0:

@@ -29,6 +29,7 @@ from edgesdk.body.heading import heading_rotation
 from edgesdk.body.rotations import matrix_to_6d, rot6d_to_matrix
 from edgesdk.data.slots import SLOT_INDEX, SLOTS
 from edgesdk.data.windows import WindowDataset, slot_subsets
+from edgesdk.input_kinds import reads_text
 from edgesdk.metrics import evaluate as pose_metrics
 from edgesdk.metrics import mpjpe_mm
 from edgesdk.models.base import MotionModel, target_positions_rel
@@ -240,7 +241,7 @@ def evaluate_predict(
     base_cfg = dataclasses.replace(base_cfg, stride=base_cfg.window)
     test_ds = WindowDataset(data.test, base_cfg, train=False)
     text_encoder = None
-    if "text_emb" in input_names(model):
+    if reads_text(input_names(model)):
         from edgesdk.models.text import default_text_encoder
 
         text_encoder = default_text_encoder()
@@ -276,7 +277,7 @@ def evaluate_checkpoint(
     mean_cfg = dataclasses.replace(base_cfg, devices=protocol.devices, head=protocol.head)
     baseline = MeanPose(WindowDataset(data.train, mean_cfg, train=False), batch_size)
     text_encoder = None
-    uses_text = "text_emb" in input_names(model)
+    uses_text = reads_text(input_names(model))
     if uses_text:
         from edgesdk.models.text import default_text_encoder
 

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from edgesdk.data.windows import WindowDataset
 from edgesdk.errors import EdgeSDKError
+from edgesdk.input_kinds import reads_text
 from edgesdk.models import create_model
 from edgesdk.models.base import MotionModel
 from edgesdk.models.limits import checked_model
@@ -91,7 +92,7 @@ def train(config: TrainConfig) -> Path:
         head=config.head,
         oversample=tuple(sorted(config.oversample.items())),
     )
-    text_encoder = default_text_encoder() if "text_emb" in input_names(model) else None
+    text_encoder = default_text_encoder() if reads_text(input_names(model)) else None
     train_ds = WindowDataset(data.train, wcfg, train=True)
     val_ds = WindowDataset(data.val, wcfg, train=False)
     if len(train_ds) == 0:
