@@ -9,7 +9,7 @@ RUNTIME = (
     "edgesdk.runtime",
     "edgesdk.runtime.session",
     "edgesdk.runtime.udp",
-    "edgesdk.runtime.cli",
+    "edgesdk.runtime.run_command",
 )
 # What the runtime shares with the simulator: the mount table, takes, specs, rotations.
 SHARED = (
