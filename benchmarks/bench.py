@@ -33,6 +33,7 @@ from edgesdk.bench.budgets import check, load_budgets
 from edgesdk.bench.harness import BenchConfig, run_bench, write_results
 from edgesdk.bench.report import report
 from edgesdk.models import teacher_student_pairs
+from edgesdk.targets import runnable_here
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -44,7 +45,7 @@ def main() -> int:
     parser.add_argument("--data", default="../shared/data/mocap", help="mocap folder")
     parser.add_argument("--students", nargs="*", default=None, help="default: each STUDENT-gt")
     parser.add_argument("--teachers-dir", type=Path, default=Path("runs/teachers"))
-    parser.add_argument("--backends", nargs="+", default=["executorch", "tflite", "onnx"])
+    parser.add_argument("--backends", nargs="+", default=list(runnable_here()))
     parser.add_argument("--precisions", nargs="+", default=["fp32", "int8"])
     parser.add_argument("--windows", type=int, default=24, help="per device combination")
     parser.add_argument("--calls", type=int, default=100)

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from edgesdk.errors import EdgeSDKError
-from edgesdk.export.backends import BACKENDS
 from edgesdk.export.export import export_model
 from edgesdk.export.manifest import read_manifest
 from edgesdk.io import write_json_atomic
+from edgesdk.targets import names, target
 from edgesdk.train.checkpoint import read_meta
 from edgesdk.train.data import load_train_data
 from edgesdk.train.evaluate import REALISTIC
@@ -104,7 +104,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/exports"))
     parser.add_argument("--checkpoints", nargs="*", default=[], type=Path)
     parser.add_argument("--table", action="store_true", help="print the results as Markdown")
-    parser.add_argument("--backends", nargs="*", default=list(BACKENDS), choices=list(BACKENDS))
+    parser.add_argument("--backends", nargs="*", default=list(names()), choices=names())
     parser.add_argument("--precisions", nargs="*", default=None, help="default: all per backend")
     parser.add_argument("--windows", type=int, default=None, help="default: every test window")
     parser.add_argument("--results", type=Path, default=RESULTS)
@@ -129,7 +129,7 @@ def main() -> int:
         }
         for backend in args.backends:
             for precision in args.precisions or PRECISIONS[backend]:
-                if precision not in BACKENDS[backend].precisions:
+                if precision not in target(backend).precisions:
                     continue
                 figures = one(ckpt, backend, precision, args)
                 entry.setdefault(precision, {}).setdefault(backend, {})[device] = figures

@@ -20,9 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from edgesdk import targets
 from edgesdk.bench.cli import add_bench_parsers
 from edgesdk.cliargs import (
     OneLineParser,
@@ -32,7 +34,7 @@ from edgesdk.cliargs import (
     seed_int,
 )
 from edgesdk.errors import EdgeSDKError
-from edgesdk.runtime.cli import add_run_parser
+from edgesdk.runtime.run_command import add_run_parser
 from edgesdk.train.config import (
     DistillConfig,
     TrainConfig,
@@ -185,6 +187,14 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _default_precision_help() -> str:
+    """``default: the backend's (fp16 for coreml, else fp32)``, from the target table."""
+    table = targets.TARGETS.values()
+    usual = Counter(t.default_precision for t in table).most_common(1)[0][0]
+    others = [f"{t.default_precision} for {t.name}" for t in table if t.default_precision != usual]
+    return f"default: the backend's ({', '.join([*others, f'else {usual}' if others else usual])})"
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from edgesdk.export.export import export_model
     from edgesdk.export.manifest import manifest_path
@@ -327,12 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     exp = sub.add_parser("export", help="export a checkpoint to a device runtime's artifact")
     exp.add_argument("--model", required=True, help="checkpoint folder")
-    exp.add_argument("--backend", required=True, choices=["executorch", "coreml", "tflite", "onnx"])
+    exp.add_argument("--backend", required=True, choices=targets.names())
     exp.add_argument(
         "--precision",
         default=None,
-        choices=["fp32", "fp16", "int8", "pal4"],
-        help="default: the backend's (fp16 for coreml, else fp32)",
+        choices=targets.precisions(),
+        help=_default_precision_help(),
     )
     exp.add_argument(
         "--calib",
@@ -346,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=_cmd_export)
 
     val = sub.add_parser("validate", help="run artifacts in their runtimes against eager")
-    val.add_argument("artifacts", nargs="+", help=".pte / .onnx / .tflite / .mlpackage")
+    val.add_argument("artifacts", nargs="+", help=" / ".join(targets.suffixes()))
     val.add_argument("--data", default=None, help="mocap folder (its test split is used)")
     val.add_argument("--max-mpjpe-delta-mm", type=non_negative_float, default=3.0)
     val.add_argument("--windows", type=positive_int, default=24, help="held-out windows to run")

@@ -49,22 +49,15 @@ from edgesdk.data.windows import WindowConfig, WindowDataset
 from edgesdk.errors import EdgeSDKError
 from edgesdk.io import write_json_atomic
 from edgesdk.models import teacher_student_pairs
+from edgesdk.targets import TARGETS, target
 from edgesdk.train.data import load_train_data
 from edgesdk.train.evaluate import evaluate_checkpoint
 from edgesdk.train.trainer import TrainConfig, train
 
 _BATCH = 32
-# The family whose student gets every export (``exports``); the others get ``other_exports``.
+# The family whose student gets every export (``every_export()``); the others get
+# ``other_exports``.
 DEMO_FAMILY = "same"
-EXPORTS = (
-    ("executorch", "fp32"),
-    ("executorch", "int8"),
-    ("tflite", "fp32"),
-    ("tflite", "int8"),
-    ("onnx", "fp32"),
-    ("onnx", "int8"),
-    ("coreml", "fp16"),
-)
 # The other families' students: int8 on the two runtimes that convert in seconds (ExecuTorch
 # lowering takes ~30 s per artifact here), so the job stays within 15 minutes.
 QUICK_EXPORTS = (("tflite", "int8"), ("onnx", "int8"))
@@ -74,6 +67,20 @@ DEMO_DEVICES = (
     DeviceSpec.phone("right_pocket"),
 )
 BUDGETS = Path(__file__).resolve().parents[1] / "benchmarks" / "budgets.yaml"
+
+
+def every_export() -> tuple[tuple[str, str], ...]:
+    """(backend, precision) of every target: its default precision and the ones it calibrates
+    (``edgesdk.targets``), the targets that predict on this OS first.
+
+    Example:
+        >>> every_export()[:3]
+        (('executorch', 'fp32'), ('executorch', 'int8'), ('tflite', 'fp32'))
+    """
+    table = sorted(TARGETS.values(), key=lambda t: not t.predicts_here())
+    return tuple(
+        (t.name, p) for t in table for p in dict.fromkeys((t.default_precision, *t.calibrated))
+    )
 
 
 def default_families() -> list[str]:
@@ -95,7 +102,7 @@ def run_pipeline(
     seed: int = 0,
     baseline_steps: int = 150,
     progress: bool = True,
-    exports: tuple[tuple[str, str], ...] = EXPORTS,
+    exports: tuple[tuple[str, str], ...] | None = None,
     families: Sequence[str] | None = None,
     teacher_steps: int = 20,
     student_steps: int = 40,
@@ -103,9 +110,9 @@ def run_pipeline(
     other_exports: tuple[tuple[str, str], ...] = QUICK_EXPORTS,
 ) -> dict[str, Any]:
     """Run every stage; returns (and writes) the summary. ``families``: teacher families
-    (default: ``default_families()``); the first family's student goes to ``exports``, the
-    others' to ``other_exports``. ``*_steps``: optimizer steps per training stage;
-    ``bench_windows``: held-out windows per device combination."""
+    (default: ``default_families()``); the first family's student goes to ``exports``
+    (default: ``every_export()``), the others' to ``other_exports``. ``*_steps``: optimizer
+    steps per training stage; ``bench_windows``: held-out windows per device combination."""
     started = time.perf_counter()
     pairs = {p.family: p for p in teacher_student_pairs()}
     families = default_families() if families is None else families
@@ -192,7 +199,8 @@ def run_pipeline(
     stages["students"] = {f: _trained(s) for f, s in students.items()}
 
     stage("export")
-    plan = {f: exports if i == 0 else other_exports for i, f in enumerate(students)}
+    first = every_export() if exports is None else exports
+    plan = {f: first if i == 0 else other_exports for i, f in enumerate(students)}
     stages["export"] = {
         f: _exports(s, out_dir / "exports" / s.name, data_dir, plan[f], progress)
         for f, s in students.items()
@@ -328,7 +336,7 @@ def _bench(
 
     results: dict[str, Any] = {}
     for ckpt, exports in students:
-        runnable = [(b, p) for b, p in exports if b != "coreml"]  # Core ML runs on macOS only
+        runnable = [(b, p) for b, p in exports if target(b).predicts_here()]
         cfg = BenchConfig(
             models=[ckpt],
             backends=sorted({b for b, _ in runnable}),

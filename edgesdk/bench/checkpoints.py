@@ -22,13 +22,13 @@ from edgesdk.bench.cost import flops_and_params
 from edgesdk.bench.harness import EAGER, BenchConfig, add_artifact, artifact_figures, one_line, put
 from edgesdk.bench.latency import eager_devices, eager_latency, peak_rss
 from edgesdk.errors import EdgeSDKError
-from edgesdk.export.backends import BACKENDS
 from edgesdk.export.export import artifact_name, export_model
 from edgesdk.export.manifest import artifact_digest, read_manifest
 from edgesdk.models.signature import signature_for
 from edgesdk.quantize.calibration import eager_calls, model_inputs
 from edgesdk.quantize.schemes import SCHEMES
 from edgesdk.quantize.schemes import scheme as find_scheme
+from edgesdk.targets import target
 from edgesdk.train import checkpoint
 from edgesdk.train.data import TrainData, load_train_data
 
@@ -163,7 +163,7 @@ def artifact_for(
     Returns (path, ``"reused"`` or ``"exported"``)."""
     out_dir = Path(cfg.artifacts_dir) / ckpt.name
     meta = checkpoint.read_meta(ckpt)
-    path = out_dir / artifact_name(meta["model"], BACKENDS[backend], precision, scheme or "")
+    path = out_dir / artifact_name(meta["model"], target(backend), precision, scheme or "")
     want = None
     if precision == "int8" and SCHEMES.get(backend):
         want = find_scheme(backend, scheme, meta["model"]).name
@@ -205,7 +205,7 @@ def bench_student(run: _Run, ckpt: Path, teacher: str | None) -> dict[str, Any]:
     feeds, accuracy = _real_inputs(run, ckpt) if run.data is not None else (None, None)
     for backend in cfg.backends:
         for precision in cfg.precisions:
-            if precision not in BACKENDS[backend].precisions:
+            if precision not in target(backend).precisions:
                 continue
             cfg.log(f"{meta['model']} {backend} {precision}")
             fig = _one(ckpt, backend, precision, run, feeds, accuracy)
@@ -279,12 +279,13 @@ def _one(
     except Exception as exc:  # an exporter's failure is a result, not the end of the run
         return {"error": one_line(exc), "export_s": round(time.perf_counter() - t0, 1)}
     export_s = round(time.perf_counter() - t0, 1)
-    if BACKENDS[backend].runs_here:  # Core ML off macOS: size only
+    why_not = target(backend).why_not_here()
+    if why_not:  # a target that cannot predict on this OS (Core ML off macOS): size only
         size, _ = artifact_digest(path)
         return {
             "artifact": str(path),
             "bytes": size,
-            "error": f"not run: {BACKENDS[backend].runs_here}",
+            "error": f"not run: {why_not}",
             "export": how,
         }
     try:

@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from edgesdk.bench.harness import BACKENDS, PRECISIONS, cases
+from edgesdk import targets
+from edgesdk.bench.harness import cases
 from edgesdk.cliargs import int_range, non_negative_int, thread_count
 from edgesdk.errors import EdgeSDKError
 
@@ -178,9 +179,15 @@ def add_bench_parsers(subparsers: Any) -> None:
         help="an exported artifact (repeatable); alone: latency, size and RSS, no torch",
     )
     b.add_argument(
-        "--backends", nargs="+", default=["executorch", "tflite", "onnx"], choices=BACKENDS
+        "--backends",
+        nargs="+",
+        default=list(targets.runnable_here()),
+        choices=targets.names(),
+        help="default: every backend that predicts on this OS",
     )
-    b.add_argument("--precisions", nargs="+", default=["fp32", "int8"], choices=PRECISIONS)
+    b.add_argument(
+        "--precisions", nargs="+", default=["fp32", "int8"], choices=targets.precisions()
+    )
     b.add_argument("--json", required=True, metavar="OUT", help="results file")
     b.add_argument("--check", default=None, metavar="BUDGETS", help="budgets YAML; 1 if over")
     b.add_argument("--junit", default=None, metavar="FILE", help="write JUnit XML")

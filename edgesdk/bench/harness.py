@@ -33,11 +33,10 @@ from typing import Any
 from edgesdk.bench.latency import MIN_CALLS, WARMUP, artifact_latency, cpu_device, peak_rss
 from edgesdk.errors import EdgeSDKError
 from edgesdk.io import write_json_atomic
+from edgesdk.targets import precisions, runnable_here, target, target_for_path
 
 FORMAT = "edgesdk-bench/1"
 EAGER = "eager"
-PRECISIONS = ("fp32", "fp16", "int8", "pal4")
-BACKENDS = ("executorch", "coreml", "tflite", "onnx")
 DEFINITIONS = {
     "latency_ms": "per call, by CPU thread count; a student's call is one frame (one pose) "
     "with its state fed back, a teacher's call is one window (frames_per_call frames)",
@@ -69,7 +68,7 @@ class BenchConfig:
 
     models: Sequence[Path | str] = ()
     artifacts: Sequence[Path | str] = ()
-    backends: Sequence[str] = ("executorch", "tflite", "onnx")
+    backends: Sequence[str] = field(default_factory=runnable_here)  # all that predict here
     precisions: Sequence[str] = ("fp32", "int8")
     data: Path | str | None = None
     windows: int | None = 8  # held-out windows per device combination (None: all)
@@ -97,23 +96,24 @@ class BenchConfig:
         if self.windows is not None and self.windows < 1:
             raise EdgeSDKError(f"--windows {self.windows}: must be >= 1")
         for b in self.backends:
-            if b not in BACKENDS:
-                raise EdgeSDKError(f"--backends {b!r}: unknown (one of {', '.join(BACKENDS)})")
+            target(b, "--backends")  # a known backend
         for p in self.precisions:
-            if p not in PRECISIONS:
-                raise EdgeSDKError(f"--precisions {p!r}: unknown (one of {', '.join(PRECISIONS)})")
+            if p not in precisions():
+                raise EdgeSDKError(
+                    f"--precisions {p!r}: unknown (one of {', '.join(precisions())})"
+                )
         for m in self.models:
             if not (Path(m) / "config.json").is_file():
                 raise EdgeSDKError(f"{m}: not a checkpoint folder (no config.json)")
         from edgesdk.export.manifest import manifest_path, read_manifest
-        from edgesdk.export.runners import backend_of, check_io, coreml_can_predict, open_runner
+        from edgesdk.export.runners import check_io, open_runner
 
         for a in self.artifacts:
-            backend = backend_of(a)  # a known suffix
+            artifact_target = target_for_path(a)  # a known suffix
             if not Path(a).exists():
                 raise EdgeSDKError(f"{a}: no such artifact")
             manifest = read_manifest(a)  # beside it, valid, and the artifact's hash matches
-            if backend != "coreml" or coreml_can_predict():  # loadable, with its declared tensors
+            if artifact_target.predicts_here():  # loadable, with its declared tensors
                 check_io(open_runner(a), manifest["io"], manifest_path(a))
         if self.data is not None and not Path(self.data).is_dir():
             raise EdgeSDKError(f"--data {self.data}: no such folder")
@@ -245,7 +245,7 @@ def cases(results: dict[str, Any]) -> Iterator[dict[str, Any]]:
         [('m', 'onnx', 9)]
     """
     for key, entry in results.get("models", {}).items():
-        for precision in PRECISIONS:
+        for precision in precisions():
             for backend, devices in entry.get(precision, {}).items():
                 for device, fig in devices.items():
                     yield {

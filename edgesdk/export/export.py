@@ -1,15 +1,15 @@
 """``edgesdk export``: a checkpoint -> one artifact and its manifest, validated when data is given.
 
 Steps: rebuild the model from its checkpoint; take its export signature (a student's
-``step`` with the state as inputs and outputs, a teacher's window); for int8, collect real
-calibration calls from the data's *train* split; export with the backend's entry of the
-table and the int8 scheme (``edgesdk.quantize.schemes``: the backend's chosen one unless
-named); then, with data, validate on the *test* split and record the numerics in the
-manifest. An int8 artifact that misses the 3 mm gate is exported again with its most
-sensitive layers in float, one more each time, until it passes
-(``edgesdk.export.fallback``); the manifest lists the layers that stayed float and why.
-Everything is written into a temporary folder first and moved in place last, so an
-interrupted or failed export leaves no half-written artifact.
+``step`` with the state as inputs and outputs, a teacher's window); for a precision the
+target table (``edgesdk.targets``) marks calibrated, collect real calibration calls from the
+data's *train* split; export with the target's exporter and the int8 scheme
+(``edgesdk.quantize.schemes``: the backend's chosen one unless named); then, with data,
+validate on the *test* split and record the numerics in the manifest. An int8 artifact that
+misses the 3 mm gate is exported again with its most sensitive layers in float, one more
+each time, until it passes (``edgesdk.export.fallback``); the manifest lists the layers
+that stayed float and why. Everything is written into a temporary folder first and moved in
+place last, so an interrupted or failed export leaves no half-written artifact.
 
 Example:
     $ edgesdk export --model runs/students/same-student-distilled --backend executorch \\
@@ -31,10 +31,9 @@ import torch
 from edgesdk.body.skeleton import JOINT_NAMES, PARENTS
 from edgesdk.errors import EdgeSDKError
 from edgesdk.export.activity_table import ActivityTable
-from edgesdk.export.backends import BACKENDS, Backend, Quant
+from edgesdk.export.backends import Quant
 from edgesdk.export.fallback import fall_back
 from edgesdk.export.manifest import FORMAT, artifact_digest, manifest_path, tool_versions
-from edgesdk.export.runners import mark_pte_checked
 from edgesdk.export.validate import run_windows, validate
 from edgesdk.input_kinds import manifest_rates
 from edgesdk.io import clean_stale_temp, temp_prefix, write_json_atomic
@@ -42,6 +41,7 @@ from edgesdk.models.signature import ExportSignature, signature_for
 from edgesdk.quantize.calibration import calibration_set, eager_calls, model_inputs, windows
 from edgesdk.quantize.schemes import SCHEMES, Scheme
 from edgesdk.quantize.schemes import scheme as find_scheme
+from edgesdk.targets import TARGETS, Target, target
 from edgesdk.train import checkpoint
 from edgesdk.train.data import load_train_data
 
@@ -54,7 +54,7 @@ _OP_PATTERNS = (
 )
 
 
-def artifact_name(model_name: str, backend: Backend, precision: str, scheme: str = "") -> str:
+def artifact_name(model_name: str, backend: Target, precision: str, scheme: str = "") -> str:
     """``MODEL-PRECISION.ext``; ``MODEL-int8-SCHEME.ext`` for an int8 scheme named."""
     tail = f"-{scheme}" if scheme else ""
     return f"{model_name}-{precision}{tail}{backend.suffix}"
@@ -72,7 +72,7 @@ def failed_op(exc: BaseException) -> str:
 
 
 def _export_or_explain(
-    backend: Backend,
+    backend: Target,
     sig: ExportSignature,
     precision: str,
     calib: Any,
@@ -106,11 +106,11 @@ def _backends_that_take(sig: ExportSignature, exclude: str) -> list[str]:
     """Backends (other than ``exclude``) that export ``sig`` in fp32 (tried for the error)."""
     took = []
     with tempfile.TemporaryDirectory() as tmp:
-        for other in BACKENDS.values():
+        for other in TARGETS.values():
             if other.name == exclude:
                 continue
             try:
-                other.check_tools()
+                other.check_export_tools()
                 other.exporter(sig, "fp32", [], Path(tmp) / f"probe{other.suffix}")  # type: ignore[call-arg]
                 took.append(other.name)
             except Exception:
@@ -119,7 +119,7 @@ def _backends_that_take(sig: ExportSignature, exclude: str) -> list[str]:
 
 
 def _move_in(src: Path, dst: Path) -> None:
-    """Replace ``dst`` by ``src`` (a file or an .mlpackage folder) in one rename."""
+    """Replace ``dst`` by ``src`` (a file, or a folder artifact) in one rename."""
     if src.is_dir() and dst.exists():
         old = dst.with_name(f".{dst.name}.old")
         shutil.rmtree(old, ignore_errors=True)
@@ -148,9 +148,7 @@ def export_model(
     chosen one when None); returns the artifact path. ``fallback``: an int8 artifact that
     misses the gate (``gate_mm``, MPJPE delta) is exported again with layers kept float until
     it passes."""
-    if backend_name not in BACKENDS:
-        raise EdgeSDKError(f"--backend {backend_name!r}: unknown (one of {', '.join(BACKENDS)})")
-    backend = BACKENDS[backend_name]
+    backend = target(backend_name)
     precision = precision or backend.default_precision
     if precision not in backend.precisions:
         raise EdgeSDKError(
@@ -159,7 +157,7 @@ def export_model(
         )
     if scheme is not None and precision != "int8":
         raise EdgeSDKError(f"--scheme {scheme}: int8 schemes only (precision {precision})")
-    backend.check_tools()
+    backend.check_export_tools()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     clean_stale_temp(out_dir)  # folders of exports that were killed
@@ -170,10 +168,10 @@ def export_model(
     if precision == "int8" and SCHEMES.get(backend.name):
         chosen = find_scheme(backend.name, scheme, meta["model"])
     data = load_train_data(Path(calib_dir), progress=progress) if calib_dir else None
-    needs_calib = precision == "int8" and backend.name != "coreml"  # Core ML: weights only
+    needs_calib = precision in backend.calibrated  # the table: weights-only ones need none
     if needs_calib and data is None:
         raise EdgeSDKError(
-            f"--precision int8 on {backend.name} needs --calib DATA_DIR (real "
+            f"--precision {precision} on {backend.name} needs --calib DATA_DIR (real "
             "windows to calibrate activations on)"
         )
     calib: list[Any] = []
@@ -206,8 +204,6 @@ def export_model(
                 recipe = _export_or_explain(
                     backend, sig, precision, calib, staged, probe=not keep, quant=quant
                 )
-            if staged.suffix == ".pte":
-                mark_pte_checked(staged)  # written here, by ExecuTorch's own exporter
             m = _manifest(meta, ckpt_dir, sig, backend, precision, recipe, calibration, staged)
             if chosen is not None:
                 m["quantization"]["scheme"] = chosen.name
@@ -235,7 +231,7 @@ def export_model(
         if fallback and can_fall_back and report.get("ran") and not report.get("passed"):
             report = _fall_back(sig, calib, attempt, report, manifests)
         manifest = manifests[-1]
-        if data is None and not backend.runs_here:
+        if data is None and backend.predicts_here():
             manifest["numerics"] = _random_input_numerics(sig, staged)
         write_json_atomic(manifest_path(staged), manifest)
         _move_in(staged, final)
@@ -299,7 +295,7 @@ def _manifest(
     meta: dict[str, Any],
     ckpt_dir: Path | str,
     sig: ExportSignature,
-    backend: Backend,
+    backend: Target,
     precision: str,
     recipe: str,
     calibration: dict[str, Any],

@@ -33,29 +33,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+from edgesdk import targets
 from edgesdk.errors import EdgeSDKError
 from edgesdk.export.activity_table import ActivityTable
 
 FORMAT = "edgesdk-manifest/2"  # 2: sha256 of the file's bytes (1: of its name and bytes)
 _LEGACY_FORMAT = "edgesdk-manifest/1"
-BACKEND_NAMES = ("executorch", "tflite", "onnx", "coreml")
-PRECISIONS = ("fp32", "fp16", "int8", "pal4")
 MAX_FPS = 1000.0
 MAX_DIM = 1_000_000  # one tensor dimension
 MAX_ELEMENTS = 100_000_000  # one tensor
 MAX_TENSORS = 64
-TOOLS = (
-    "edgesdk",
-    "torch",
-    "executorch",
-    "coremltools",
-    "litert-torch",
-    "ai-edge-litert",
-    "onnx",
-    "onnxscript",
-    "onnxruntime",
-    "numpy",
-)
 
 
 def manifest_path(artifact: Path | str) -> Path:
@@ -64,8 +51,10 @@ def manifest_path(artifact: Path | str) -> Path:
 
 
 def tool_versions() -> dict[str, str]:
+    """The versions of Python and of the tools an artifact is made and run with (edgesdk,
+    torch, each target's packages in table order, numpy)."""
     out = {"python": platform.python_version()}
-    for name in TOOLS:
+    for name in dict.fromkeys(("edgesdk", "torch", *targets.packages(), "numpy")):
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -150,8 +139,9 @@ def check_manifest(data: dict[str, Any], path: Path | str) -> None:
     for field in ("artifact", "model"):
         value = data.get(field)
         need(isinstance(value, str) and 0 < len(value) <= 256, field, "expected a name")
-    need(data.get("backend") in BACKEND_NAMES, "backend", f"expected one of {BACKEND_NAMES}")
-    need(data.get("precision") in PRECISIONS, "precision", f"expected one of {PRECISIONS}")
+    backends, precisions = targets.names(), targets.precisions()
+    need(data.get("backend") in backends, "backend", f"expected one of {backends}")
+    need(data.get("precision") in precisions, "precision", f"expected one of {precisions}")
     size: Any = data.get("file_size_bytes")
     need(_is_int(size) and size >= 0, "file_size_bytes", "expected a byte count")
     digest: Any = data.get("sha256")

@@ -7,9 +7,9 @@ that accumulates through the state is measured. Figures: max abs error of every 
 against eager; MPJPE (root-aligned, mm) of eager and of the artifact against ground truth,
 their difference (the gate), and the artifact against eager; with an activity head, the
 fraction of frames whose class (argmax of ``activity_prob``) is eager's (in the gate too)
-and each one's accuracy against the windows' per-frame labels. Core ML cannot predict off
-macOS: there the converted spec (input / output names, shapes, dtypes) is checked instead,
-and the result says so.
+and each one's accuracy against the windows' per-frame labels. Where a target cannot predict
+(its table entry says where it can: Core ML on macOS only), its ``check_spec`` checks the
+converted spec (input / output names, shapes, dtypes) instead, and the result says so.
 
 Example:
     $ edgesdk validate out/same-student-int8.pte --data ../shared/data/mocap --json
@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 
 from edgesdk.errors import EdgeSDKError
-from edgesdk.export.backends import BACKENDS
 from edgesdk.export.manifest import manifest_path, read_manifest
 from edgesdk.export.runners import backend_of, check_io, open_runner
 from edgesdk.models.base import target_positions_rel
 from edgesdk.models.signature import ExportSignature, emitted, signature_for
 from edgesdk.quantize.calibration import eager_calls, model_inputs, windows
+from edgesdk.targets import target
 from edgesdk.train import checkpoint
 from edgesdk.train.data import TrainData, load_train_data
 
@@ -115,29 +115,6 @@ def run_windows(sig: ExportSignature, runner: Any, batches: list[dict[str, Any]]
     }
 
 
-def check_coreml_spec(artifact: Path, sig: ExportSignature) -> dict[str, Any]:
-    """Names, shapes and dtypes of a converted Core ML model against the signature."""
-    import coremltools as ct
-
-    spec = ct.models.MLModel(str(artifact), skip_model_load=True).get_spec()
-    fp32 = ct.proto.FeatureTypes_pb2.ArrayFeatureType.FLOAT32
-    problems = []
-    for kind, got, want in (
-        ("input", spec.description.input, sig.inputs),
-        ("output", spec.description.output, sig.outputs),
-    ):
-        if [g.name for g in got] != [w.name for w in want]:
-            problems.append(f"{kind} names {[g.name for g in got]} != {[w.name for w in want]}")
-            continue
-        for g, w in zip(got, want, strict=True):
-            arr = g.type.multiArrayType
-            if kind == "input" and tuple(arr.shape) != tuple(w.shape):
-                problems.append(f"{kind} {g.name} shape {tuple(arr.shape)} != {tuple(w.shape)}")
-            if arr.dataType != fp32:
-                problems.append(f"{kind} {g.name} dtype {arr.dataType} is not FLOAT32")
-    return {"spec_version": spec.specificationVersion, "problems": problems}
-
-
 def _checkpoint_of(manifest: dict[str, Any], artifact: Path) -> str:
     path = (
         manifest.get("checkpoint", {}).get("path")
@@ -199,11 +176,15 @@ def validate(
         "precision": manifest["precision"],
         "max_mpjpe_delta_mm": max_mpjpe_delta_mm,
     }
-    if BACKENDS[backend].runs_here:
-        checked = check_coreml_spec(artifact, sig)
+    t = target(backend)
+    if not t.predicts_here():
+        check_spec = t.hook("check_spec")
+        if check_spec is None:
+            raise EdgeSDKError(f"{artifact}: {t.why_not_here()}, and nothing checks it here")
+        checked = check_spec(artifact, sig)
         report.update(
             ran=False,
-            reason=BACKENDS[backend].runs_here + ": spec checked instead",
+            reason=t.why_not_here() + ": spec checked instead",
             spec_check=checked,
             passed=not checked["problems"],
         )

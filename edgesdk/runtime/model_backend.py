@@ -26,8 +26,9 @@ import numpy as np
 from edgesdk.errors import EdgeSDKError
 from edgesdk.export.activity_table import ActivityTable
 from edgesdk.export.manifest import MAX_FPS, manifest_path, read_manifest
-from edgesdk.export.runners import SUFFIXES, check_io, open_runner
+from edgesdk.export.runners import check_io, open_runner
 from edgesdk.input_kinds import INPUT_KINDS
+from edgesdk.targets import TARGETS, suffixes
 
 
 class ModelBackend(abc.ABC):
@@ -186,14 +187,15 @@ class EagerBackend(ModelBackend):
 def open_backend(path: str | Path, threads: int = 1) -> ModelBackend:
     """An artifact file (by suffix) or a checkpoint folder (``config.json`` inside)."""
     path = Path(path)
-    if path.is_dir() and path.suffix != ".mlpackage":
+    folders = [t.suffix for t in TARGETS.values() if t.folder]  # artifacts that are folders
+    if path.is_dir() and path.suffix not in folders:
         if not (path / "config.json").is_file():
             raise EdgeSDKError(f"{path}: neither an artifact nor a checkpoint folder")
         return EagerBackend(path, threads)
-    if path.suffix not in SUFFIXES:
+    if path.suffix not in suffixes():
         raise EdgeSDKError(
             f"{path}: unknown artifact type {path.suffix!r} (expected a checkpoint folder or "
-            f"one of {', '.join(SUFFIXES)})"
+            f"one of {', '.join(suffixes())})"
         )
     if not path.exists():
         raise EdgeSDKError(f"{path}: no such artifact")

@@ -13,25 +13,27 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from edgesdk.errors import EdgeSDKError
+from edgesdk.targets import target_for_path
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "assets" / "models" / "default"
 MODEL_CARD = DEFAULT_DIR / "MODEL_CARD.md"
-_FILES = {".tflite": "ai_edge_litert", ".onnx": "onnxruntime"}
+# The artifacts that ship in DEFAULT_DIR, the fastest here first; the target table says what
+# runs each.
+_BUNDLED = (".tflite", ".onnx")
 
 
 def default_model(prefer: str | None = None) -> Path:
-    """The bundled artifact to run: int8 LiteRT when ``ai_edge_litert`` is installed (the
+    """The bundled artifact to run: int8 LiteRT when its runtime is installed (the
     fastest here), else int8 ONNX. ``prefer``: ``.tflite`` or ``.onnx``."""
-    order = [prefer] if prefer else list(_FILES)
+    order = [prefer] if prefer else list(_BUNDLED)
     for suffix in order:
-        if suffix not in _FILES:
-            raise EdgeSDKError(f"prefer={prefer!r}: must be one of {sorted(_FILES)}")
+        if suffix not in _BUNDLED:
+            raise EdgeSDKError(f"prefer={prefer!r}: must be one of {sorted(_BUNDLED)}")
         found = sorted(DEFAULT_DIR.glob(f"*{suffix}"))
-        if found and importlib.util.find_spec(_FILES[suffix]) is not None:
+        if found and target_for_path(found[0]).can_run_here():
             return found[0]
     raise EdgeSDKError(
         f"{DEFAULT_DIR}: no bundled model this install can run (needs ai-edge-litert or "

@@ -13,13 +13,13 @@ import torch
 from edgesdk.cli import main
 from edgesdk.errors import EdgeSDKError
 from edgesdk.export import export as export_mod
-from edgesdk.export.backends import BACKENDS
 from edgesdk.export.export import export_model
 from edgesdk.export.manifest import FORMAT, manifest_path, read_manifest
 from edgesdk.export.runners import open_runner
 from edgesdk.export.validate import validate
 from edgesdk.models import create_model, list_models
 from edgesdk.models.signature import signature_for
+from edgesdk.targets import TARGETS
 from edgesdk.train import checkpoint
 
 from ..small_models import small_student
@@ -27,14 +27,14 @@ from .conftest import STUDENTS
 
 
 def test_backend_table_is_complete() -> None:
-    suffixes = [b.suffix for b in BACKENDS.values()]
+    suffixes = [b.suffix for b in TARGETS.values()]
     assert len(set(suffixes)) == len(suffixes)
-    for name, b in BACKENDS.items():
+    for name, b in TARGETS.items():
         assert b.name == name and b.default_precision in b.precisions
         assert callable(b.exporter) and b.runner.backend == name
 
 
-@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("backend", list(TARGETS))
 @pytest.mark.parametrize("name", STUDENTS)
 def test_student_fp32_exports_and_validates(
     name: str, backend: str, student_ckpts: dict[str, Path], cmu_dir: Path, tmp_path: Path
@@ -56,7 +56,7 @@ def test_student_fp32_exports_and_validates(
     assert len(manifest["skeleton"]["joints"]) == 22 and manifest["file_size_bytes"] > 0
     numerics = manifest["numerics"]
     assert numerics["passed"], numerics
-    if BACKENDS[backend].runs_here:  # Core ML off macOS: the converted spec is checked
+    if not TARGETS[backend].predicts_here():  # Core ML off macOS: the converted spec is checked
         assert not numerics["ran"] and numerics["spec_check"]["problems"] == []
         return
     assert numerics["ran"] and numerics["frames"] >= 60 and numerics["finite"]
@@ -64,7 +64,7 @@ def test_student_fp32_exports_and_validates(
     assert abs(numerics["mpjpe_delta_mm"]) < 0.01
 
 
-@pytest.mark.parametrize("backend", [b for b, e in BACKENDS.items() if "int8" in e.precisions])
+@pytest.mark.parametrize("backend", [b for b, e in TARGETS.items() if "int8" in e.precisions])
 def test_int8_is_calibrated_and_within_gate(
     backend: str, student_ckpts: dict[str, Path], cmu_dir: Path, tmp_path: Path
 ) -> None:
@@ -81,7 +81,7 @@ def test_int8_is_calibrated_and_within_gate(
     )
     manifest = read_manifest(path)
     quant = manifest["quantization"]
-    if backend != "coreml":  # Core ML int8 is weight-only: nothing to calibrate
+    if "int8" in TARGETS[backend].calibrated:  # Core ML int8 is weight-only: nothing to calibrate
         assert quant["calibration"]["used"] and quant["calibration"]["split"] == "train"
         assert 0 < quant["calibration"]["calls"] <= 64
     numerics = manifest["numerics"]
@@ -245,7 +245,7 @@ def test_unsupported_op_names_op_backend_model_and_alternative(tmp_path: Path) -
         False,
     )
     with pytest.raises(EdgeSDKError) as err:
-        export_mod._export_or_explain(BACKENDS["tflite"], sig, "fp32", [], tmp_path / "m.tflite")
+        export_mod._export_or_explain(TARGETS["tflite"], sig, "fp32", [], tmp_path / "m.tflite")
     message = str(err.value)
     assert "\n" not in message
     assert message.startswith("same-student: the tflite backend cannot export it (fp32)")
@@ -259,10 +259,7 @@ def test_failed_export_leaves_nothing(
         out.write_bytes(b"half an artifact")
         raise RuntimeError("exporter crashed")
 
-    entry = BACKENDS["onnx"]
-    monkeypatch.setitem(
-        BACKENDS, "onnx", type(entry)(**{**entry.__dict__, "exporter": half_then_fail})
-    )
+    monkeypatch.setattr(TARGETS["onnx"].code(), "export", half_then_fail)
     monkeypatch.setattr(export_mod, "_backends_that_take", lambda sig, exclude: [])
     with pytest.raises(EdgeSDKError, match=r"onnx backend cannot export it .* exporter crashed"):
         export_model(student_ckpts["same-student"], "onnx", "fp32", tmp_path, progress=False)

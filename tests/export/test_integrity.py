@@ -299,12 +299,12 @@ def test_bench_exits_non_zero_on_a_fail(
     tiny_exports: TinyExports, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A FAIL line (here: the runtime fails on every call) used to exit 0 without --check."""
-    from edgesdk.export import runners
+    from edgesdk.targets import onnx as onnx_target
 
     def broken(self: Any, inputs: Any) -> Any:
         raise RuntimeError("the runtime failed")
 
-    monkeypatch.setattr(runners.OnnxRunner, "run", broken)
+    monkeypatch.setattr(onnx_target.OnnxRunner, "run", broken)
     art = tiny_exports["onnx"]
     argv = ["bench", "--artifact", str(art), "--json", str(tmp_path / "b.json"), "--no-rss"]
     assert main([*argv, "--threads", "1", "--quiet"]) == 1
@@ -332,7 +332,7 @@ def test_a_pte_is_first_loaded_in_a_child_process(
 ) -> None:
     """A flipped bit in a .pte (its manifest rehashed) aborted the process in ExecuTorch's
     loader (found by benchmarks/robustness.py): the child takes the abort instead."""
-    from edgesdk.export import runners
+    from edgesdk.targets import executorch as runners  # ExecuTorch's own module
 
     art = _copy(tiny_exports, "executorch", tmp_path)  # (its export checked it already)
     monkeypatch.setenv("EDGESDK_CACHE", str(tmp_path / "cache"))

@@ -10,21 +10,21 @@ import pytest
 import torch
 
 from edgesdk.errors import EdgeSDKError
-from edgesdk.export.backends import BACKENDS
 from edgesdk.export.export import export_model
 from edgesdk.export.manifest import read_manifest
 from edgesdk.models.signature import signature_for
 from edgesdk.quantize.calibration import calibration_set
 from edgesdk.quantize.schemes import CHOSEN, SCHEMES, chosen
 from edgesdk.quantize.sensitivity import layer_sensitivity
+from edgesdk.targets import TARGETS
 from edgesdk.train import checkpoint
 from edgesdk.train.data import load_train_data
 
-RUNNABLE = [(b, s) for b, table in SCHEMES.items() for s in table if not BACKENDS[b].runs_here]
+RUNNABLE = [(b, s) for b, table in SCHEMES.items() for s in table if TARGETS[b].predicts_here()]
 
 
 def test_every_backend_has_a_chosen_scheme_of_its_table() -> None:
-    for backend, b in BACKENDS.items():
+    for backend, b in TARGETS.items():
         if "int8" in b.precisions:
             assert chosen(backend) in SCHEMES[backend] and CHOSEN[backend] == chosen(backend)
     for table in SCHEMES.values():
@@ -47,7 +47,7 @@ def test_int8_scheme_exports_within_gate(
         progress=False,
         scheme=scheme,
     )
-    assert path.name == f"same-student-int8-{scheme}{BACKENDS[backend].suffix}"
+    assert path.name == f"same-student-int8-{scheme}{TARGETS[backend].suffix}"
     manifest = read_manifest(path)
     quant = manifest["quantization"]
     assert quant["scheme"] == scheme and quant["recipe"].startswith(f"{scheme}: ")

@@ -26,8 +26,8 @@ from edgesdk.export.manifest import check_manifest, manifest_path, read_manifest
 from edgesdk.models.students_core import StreamingStudent
 from edgesdk.models.text import TextEncoder
 from edgesdk.runtime.activity import ActivityTracker, TextContext
-from edgesdk.runtime.cli import add_run_parser
 from edgesdk.runtime.replay import replay
+from edgesdk.runtime.run_command import add_run_parser
 from edgesdk.runtime.session import Session, SessionConfig
 from edgesdk.train import checkpoint
 from tests.runtime.common import simulated_take

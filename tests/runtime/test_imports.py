@@ -9,7 +9,13 @@ RUNTIME = (
     "edgesdk.runtime",
     "edgesdk.runtime.session",
     "edgesdk.runtime.udp",
-    "edgesdk.runtime.cli",
+    "edgesdk.runtime.run_command",
+    "edgesdk.targets",  # the target table and every target's module (runner and exporter)
+    "edgesdk.targets.executorch",
+    "edgesdk.targets.coreml",
+    "edgesdk.targets.tflite",
+    "edgesdk.targets.onnx",
+    "edgesdk.export.runners",
 )
 # What the runtime shares with the simulator: the mount table, takes, specs, rotations.
 SHARED = (

@@ -86,7 +86,7 @@ def test_litert_artifact_runs_a_session_like_onnx(
 def test_litert_integer_inputs_are_quantized_by_value_not_by_identity() -> None:
     """An int8 input (a text embedding) is quantized once while its values repeat, and again
     as soon as they change, even in the same array."""
-    from edgesdk.export.runners import LiteRTRunner
+    from edgesdk.targets.tflite import LiteRTRunner
 
     runner = LiteRTRunner.__new__(LiteRTRunner)
     runner._cache = {}

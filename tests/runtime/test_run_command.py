@@ -12,7 +12,7 @@ from edgesdk.data.clip import Clip
 from edgesdk.data.device_spec import DeviceSpec
 from edgesdk.data.recording import write_take
 from edgesdk.errors import EdgeSDKError
-from edgesdk.runtime.cli import add_run_parser
+from edgesdk.runtime.run_command import add_run_parser
 from tests.runtime.common import simulated_take
 
 

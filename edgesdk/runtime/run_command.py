@@ -6,8 +6,9 @@
     edgesdk run --artifact exports/ego4o-student-int8.onnx --udp 9750 --duration 60 \\
         --out poses.jsonl
 
-``--artifact`` is an exported artifact (.pte, .onnx, .tflite; .mlpackage on macOS) or a
-checkpoint folder (eager PyTorch); without it, the bundled pretrained model
+``--artifact`` is an exported artifact of a target that predicts on this OS
+(``edgesdk.targets``: .pte, .onnx, .tflite; .mlpackage on macOS) or a checkpoint folder
+(eager PyTorch); without it, the bundled pretrained model
 (``edgesdk.runtime.pretrained``; weights for non-commercial use). Each line of ``--out`` is
 one frame (``Frame.to_json``: the pose, and with a model that has an activity head its
 ``activity``). Prints a one-line JSON summary (frames, the last pose, and with an activity
@@ -17,7 +18,7 @@ description instead (closed loop).
 
 Wiring (in ``edgesdk/cli.py``'s ``build_parser``)::
 
-    from edgesdk.runtime.cli import add_run_parser
+    from edgesdk.runtime.run_command import add_run_parser
     add_run_parser(sub)
 """
 
@@ -31,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from edgesdk import targets
 from edgesdk.cliargs import port_int, positive_float, thread_count
 from edgesdk.errors import EdgeSDKError
 from edgesdk.runtime.session import Frame, SessionConfig
@@ -42,8 +44,9 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
     run.add_argument(
         "--artifact",
         default=None,
-        help="an artifact (.pte/.onnx/.tflite) or a checkpoint folder (default: the bundled "
-        "pretrained model, non-commercial use: edgesdk/assets/models/default/MODEL_CARD.md)",
+        help=f"an artifact ({'/'.join(_runnable_suffixes())}) or a checkpoint folder (default: "
+        "the bundled pretrained model, non-commercial use: "
+        "edgesdk/assets/models/default/MODEL_CARD.md)",
     )
     source = run.add_mutually_exclusive_group(required=True)
     source.add_argument("--replay", metavar="TAKE_DIR", help="a take folder to replay")
@@ -78,6 +81,11 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     run.set_defaults(func=run_command)
     return run
+
+
+def _runnable_suffixes() -> list[str]:
+    """The suffixes of the artifacts this OS can run (``edgesdk.targets``)."""
+    return [targets.target(name).suffix for name in targets.runnable_here()]
 
 
 def run_command(args: argparse.Namespace) -> int:
