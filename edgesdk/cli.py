@@ -34,6 +34,7 @@ from edgesdk.cliargs import (
     seed_int,
 )
 from edgesdk.errors import EdgeSDKError
+from edgesdk.quantize.schemes import SCHEMES
 from edgesdk.runtime.run_command import add_run_parser
 from edgesdk.train.config import (
     DistillConfig,
@@ -208,6 +209,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         calib_samples=args.calib_samples,
         progress=not args.quiet,
         command=" ".join(["edgesdk", *args.argv]),
+        scheme=args.scheme,
+        fallback=not args.no_fallback,
+        gate_mm=args.gate_mm,
     )
     manifest = json.loads(manifest_path(path).read_text())
     numerics = manifest.get("numerics", {})
@@ -222,6 +226,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
             }
         )
     )
+    if numerics.get("passed") is False:
+        print(
+            f"edgesdk export: {path}: misses the gate (MPJPE delta "
+            f"{numerics.get('mpjpe_delta_mm', float('nan')):+.2f} mm, at most {args.gate_mm:g})",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -351,6 +362,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="mocap folder: int8 calibration (train split) and numerics (test)",
     )
     exp.add_argument("--calib-samples", type=positive_int, default=256)
+    exp.add_argument(
+        "--scheme",
+        default=None,
+        help="int8 scheme (default: the backend's chosen one); "
+        + "; ".join(f"{b}: {', '.join(t)}" for b, t in SCHEMES.items()),
+    )
+    exp.add_argument(
+        "--no-fallback",
+        action="store_true",
+        help="int8: keep every layer quantized even when the artifact misses the gate "
+        "(the export still exits 1 on a missed gate)",
+    )
+    exp.add_argument(
+        "--gate-mm",
+        type=float_range(0.0, low_open=True),
+        default=3.0,
+        help="int8 gate: largest MPJPE delta to eager fp32 on held-out windows (mm)",
+    )
     exp.add_argument("--out", required=True, help="output folder")
     exp.add_argument("--quiet", action="store_true", help="no progress bars")
     exp.set_defaults(func=_cmd_export)

@@ -138,6 +138,27 @@ def test_fallback_off_leaves_a_failing_artifact_as_measured(
     torch.testing.assert_close(manifest["numerics"]["max_mpjpe_delta_mm"], 1e-3)
 
 
+def test_cli_export_names_the_scheme_and_exits_1_on_a_missed_gate(
+    student_ckpts: dict[str, Path],
+    cmu_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from edgesdk.cli import main
+
+    args = ["export", "--model", str(student_ckpts["same-student"]), "--backend", "onnx"]
+    args += ["--precision", "int8", "--calib", str(cmu_dir), "--calib-samples", "32"]
+    args += ["--out", str(tmp_path), "--quiet", "--scheme", "dynamic"]
+    assert main([*args, "--gate-mm", "1e-3", "--no-fallback"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    path = tmp_path / "same-student-int8-dynamic.onnx"
+    assert len(err) == 1 and f"{path}: misses the gate" in err[0], err
+    manifest = read_manifest(path)  # written, as measured, for the user to inspect
+    assert manifest["quantization"]["scheme"] == "dynamic"
+    assert "float_layers" not in manifest["quantization"]
+    assert main(args) == 0 and read_manifest(path)["numerics"]["passed"]
+
+
 def test_fallback_stops_when_every_layer_float_misses_the_gate_too() -> None:
     """The error is not the layers' (as with an fp32 artifact that misses the gate): one try
     with every layer float, then the artifact exported again as it was, nothing float."""
