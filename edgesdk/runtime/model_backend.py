@@ -54,7 +54,9 @@ class ModelBackend(abc.ABC):
             (t["name"], tuple(int(d) for d in t["shape"])) for t in io["inputs"]
         ]
         self.outputs: list[str] = [t["name"] for t in io["outputs"]]
-        self.state_pairs: list[tuple[str, str]] = [(s["output"], s["input"]) for s in io["state"]]
+        self.state_pairs: list[tuple[str, str]] = [
+            (s["output"], s["input"]) for s in io.get("state", [])
+        ]
         if not self.state_pairs or "pos_rel_m" not in self.outputs:
             raise EdgeSDKError(
                 f"{model}: the runtime needs a streaming student (one frame per call, state "

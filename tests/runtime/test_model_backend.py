@@ -51,6 +51,9 @@ def test_bad_paths_and_windowed_models(tmp_path: Path) -> None:
 
     with pytest.raises(EdgeSDKError, match="streaming student"):
         Bare(io, 30.0, "ego4o-small")
+    del io["state"]  # a manifest may omit it (check_manifest's default): still one line
+    with pytest.raises(EdgeSDKError, match="streaming student"):
+        Bare(io, 30.0, "ego4o-small")
 
 
 def test_litert_artifact_runs_a_session_like_onnx(
