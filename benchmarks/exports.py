@@ -7,7 +7,7 @@ each entry with the command that produced it; entries are merged under a file lo
 over different models share the file. A failed export is recorded with its one-line error.
 
     python benchmarks/exports.py --data ../shared/data/mocap --out runs/exports \\
-        --checkpoints runs/students/*-distilled
+        --checkpoints runs/students/*-gt
 """
 
 from __future__ import annotations

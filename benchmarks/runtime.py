@@ -23,8 +23,8 @@ cost is the same; the MPJPE figures then only compare runtime with offline), or 
 checkpoint with ``--checkpoint``.
 
     python benchmarks/runtime.py                       # about 5 minutes here
-    python benchmarks/runtime.py --hours 0.1 --checkpoint runs/students/ego4o-student-distilled
-    python benchmarks/runtime.py --trained runs/students/ego4o-student-distilled
+    python benchmarks/runtime.py --hours 0.1 --checkpoint runs/students/ego4o-student-gt
+    python benchmarks/runtime.py --trained runs/students/ego4o-student-gt
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ recorded as that figure's ``error`` and the run goes on.
 
 Example:
     $ python -c "from edgesdk.bench.harness import BenchConfig, run_bench; \\
-        run_bench(BenchConfig(models=['runs/students/same-student-distilled'], \\
+        run_bench(BenchConfig(models=['runs/students/same-student-gt'], \\
         backends=['onnx'], precisions=['fp32'], data='../shared/data/mocap', windows=2))"
 """
 

@@ -7,7 +7,7 @@ not finite) or ``bench --check`` finds a figure outside its budget, 2 on bad inp
 and no ``--models`` / ``--data`` nothing imports torch: latency, size and peak RSS only.
 
 Example:
-    $ edgesdk bench --models runs/students/same-student-distilled --backends onnx \\
+    $ edgesdk bench --models runs/students/same-student-gt --backends onnx \\
         --precisions fp32 int8 --data ../shared/data/mocap --windows 4 \\
         --json bench.json --check benchmarks/budgets.yaml --junit bench.xml
     $ edgesdk bench --artifact exports/same-student-int8.onnx --json one.json

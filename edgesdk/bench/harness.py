@@ -15,7 +15,7 @@ Layout: ``models -> model -> precision -> backend -> device -> figures`` (eager 
 backend ``eager``, precision ``fp32``), with the command that produced it.
 
 Example:
-    $ edgesdk bench --models runs/students/same-student-distilled --backends onnx \\
+    $ edgesdk bench --models runs/students/same-student-gt --backends onnx \\
         --precisions fp32 int8 --data ../shared/data/mocap --windows 4 --json bench.json
 """
 

@@ -12,7 +12,7 @@ that stayed float and why. Everything is written into a temporary folder first a
 place last, so an interrupted or failed export leaves no half-written artifact.
 
 Example:
-    $ edgesdk export --model runs/students/same-student-distilled --backend executorch \\
+    $ edgesdk export --model runs/students/same-student-gt --backend executorch \\
         --precision int8 --calib ../shared/data/mocap --out exports/
 """
 
