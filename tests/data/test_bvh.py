@@ -84,13 +84,10 @@ def test_zero_pose_fk_uses_offsets(tmp_path: Path) -> None:
     assert torch.allclose(pos[0, 1], torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64))
 
 
-def test_parses_every_shared_file_fast(mocap_dir: Path) -> None:
-    import time
-
+def test_parses_every_tenth_shared_file(mocap_dir: Path) -> None:
+    # Its speed is measured by benchmarks/data_speed.py, not asserted here.
     files = sorted(mocap_dir.rglob("*.bvh"))
-    start = time.perf_counter()
-    frames = sum(read_bvh(p).num_frames for p in files[::10])
-    assert frames > 0 and time.perf_counter() - start < 10.0
+    assert all(read_bvh(p).num_frames > 0 for p in files[::10])
 
 
 BAD_INPUTS = {

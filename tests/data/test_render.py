@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -92,9 +91,8 @@ def test_missing_directory_and_atomic_replace(tmp_path: Path) -> None:
     assert target.read_bytes()[:6] == b"GIF89a"
 
 
-def test_a_ten_second_clip_renders_in_a_few_seconds(tmp_path: Path) -> None:
-    start = time.perf_counter()
+def test_a_ten_second_clip_renders_every_second_frame(tmp_path: Path) -> None:
+    # Its speed is measured by benchmarks/data_speed.py, not asserted here.
     render_gif(_walking_clip(T=300), tmp_path / "ten.gif", fps=15)
-    assert time.perf_counter() - start < 10.0
     with Image.open(tmp_path / "ten.gif") as im:
         assert im.n_frames == 150

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -210,7 +209,8 @@ def test_gyro_integrates_to_orientation_change(clip: Clip) -> None:
         assert angle_rad(R_k, R[start + 200]) < 1e-3
 
 
-def test_virtual_imu_agrees_with_the_device_and_is_fast() -> None:
+def test_virtual_imu_agrees_with_the_device() -> None:
+    # Its speed is measured by benchmarks/data_speed.py, not asserted here.
     clip = moving_clip(duration_s=60.0, fps=60.0, seed=2)
     for slot in SLOTS:
         imu = virtual_imu(clip, slot)
@@ -226,14 +226,6 @@ def test_virtual_imu_agrees_with_the_device_and_is_fast() -> None:
     acc_world = np.einsum("nij,nj->ni", matrices(s.quat_wxyz), s.user_acc_mps2)
     assert np.allclose(acc_world, imu["acc_world_mps2"] @ R_map.T, atol=1e-8)
     assert np.allclose(s.gyro_rads, imu["gyro_rads"], atol=1e-9)
-    best = min(_timed(lambda: virtual_imu(clip, "right_pocket")) for _ in range(3))
-    assert best < 0.1, f"virtual_imu took {best * 1e3:.1f} ms on a 60 s clip"
-
-
-def _timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 # --- (d) clocks and drops --------------------------------------------------------------------
