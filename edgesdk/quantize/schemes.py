@@ -2,9 +2,9 @@
 
 A scheme is how a backend's int8 artifact is made: which quantizer, which ops, static
 (calibrated) or dynamic activations, and whether it is meant to be faster than fp32
-(``claims_speed``) or only smaller. ``export_model(scheme=...)`` and ``benchmarks/bench.py
---schemes`` take one by name (the artifact is then ``MODEL-int8-SCHEME.ext``; the CLI has no
-option for it yet); without one, export uses the backend's chosen scheme (``chosen``),
+(``claims_speed``) or only smaller. ``edgesdk export --scheme``, ``export_model(scheme=...)``
+and ``benchmarks/bench.py --schemes`` take one by name (the artifact is then
+``MODEL-int8-SCHEME.ext``); without one, export uses the backend's chosen scheme (``chosen``),
 picked per runtime from ``benchmarks/bench.py``'s scheme table: the fastest at p50 among
 those within the 3 mm gate, measured on the GRU students in one run on this CPU.
 
