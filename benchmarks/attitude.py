@@ -66,12 +66,19 @@ from scipy.spatial.transform import Rotation, Slerp
 
 from edgesdk.data.importers.mobile import read_coremotion_txt
 from edgesdk.data.orientation import filter_orientation
+from edgesdk.data.sources import provenance_not_mocap
 from edgesdk.errors import EdgeSDKError
 from edgesdk.io import write_json_atomic
 
 SEARCH_S = 5.0
 STEP_S = 0.01
 SCORED_S = (0.0, 120.0)
+
+# What the results file was measured on (top-level "data" and "protocol").
+PROVENANCE = provenance_not_mocap(
+    "real iPhone recordings with their motion-capture orientation (devices/attitude)",
+    "orientation filters against the recordings' true orientation, no pose model",
+)
 
 
 def load_mocap(path: Path) -> dict[str, Any]:
@@ -179,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = {"command": " ".join(["python", "benchmarks/attitude.py", *sys.argv[1:]])}
+        result.update(PROVENANCE)
         result.update(run(Path(args.data)))
     except EdgeSDKError as exc:
         print(f"attitude.py: error: {exc}", file=sys.stderr)

@@ -36,6 +36,7 @@ from edgesdk.body.rotations_numpy import matrix_to_quat, quat_to_matrix, wrap
 from edgesdk.data.device_spec import DeviceSpec
 from edgesdk.data.mounts import SLOT_BONE, nominal_mount
 from edgesdk.data.simulate import simulate_take
+from edgesdk.data.sources import data_summary
 from edgesdk.data.windows import split_by_file
 from edgesdk.io import write_json_atomic
 from edgesdk.runtime.autocal import TURNS, ActivityCalibration
@@ -45,6 +46,10 @@ from edgesdk.runtime.session import Session, SessionConfig
 from edgesdk.train.data import load_clips_cached
 
 RESULTS = Path(__file__).resolve().parent / "results" / "calibration.json"
+PROTOCOL = (
+    "not applicable: calibration of simulated phone + watch sessions (the realistic device "
+    "model), no pose model"
+)
 
 
 def _backend() -> Any:
@@ -214,7 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results: dict[str, Any] = {
         "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-        "data_fingerprint": fingerprint,
+        "data": {
+            **data_summary(clips, args.data),
+            "fingerprint": fingerprint,
+            "test_clips_used": len(pool),
+        },
+        "protocol": PROTOCOL,
         "scenarios": args.scenarios,
         "seconds": args.seconds,
         "definitions": __doc__.split("\n\n")[1].replace("\n", " "),

@@ -41,6 +41,7 @@ from edgesdk.data.sources import (
 from edgesdk.io import write_json_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "data_info.json"
+PROTOCOL = "not applicable: what the data set holds (headers, FK checks), no model"
 
 
 def _one_thread() -> None:
@@ -110,6 +111,7 @@ def summarize(data_dir: Path, fk_every: int, workers: int) -> dict[str, object]:
         "data": duration_summary(
             ((p, float(i["duration_s"])) for p, i in zip(files, infos, strict=True)), data_dir
         ),
+        "protocol": PROTOCOL,
         "sources": sources,
     }
 

@@ -26,6 +26,7 @@ from edgesdk.data.sources import list_motion_files, load_motion
 from edgesdk.io import write_json_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "data_speed.json"
+PROTOCOL = "not applicable: time to read, simulate and render, no accuracy"
 # seconds: every 10th BVH file parsed; a 10 s clip rendered at 15 fps; virtual_imu of one slot
 # on 60 s of motion at 60 fps
 LIMITS_S = {"parse_every_10th_bvh": 10.0, "render_10s_gif": 10.0, "virtual_imu_60s": 0.1}
@@ -79,6 +80,8 @@ def main() -> int:
             "virtual_imu_seconds": round(clip60.duration_s, 2),
             "gif_seconds": round(clip30.duration_s, 2),
         },
+        "data": {"mocap_files_read": len(bvh), "source": str(args.data)},
+        "protocol": PROTOCOL,
         "seconds_best_of": args.repeats,
         "seconds": {k: round(v, 4) for k, v in figures.items()},
         "limits_s": LIMITS_S,

@@ -28,7 +28,9 @@ from edgesdk.export.manifest import manifest_path
 from edgesdk.io import write_json_atomic, write_text_atomic
 from edgesdk.runtime.pretrained import DEFAULT_DIR, MODEL_CARD
 from edgesdk.train import checkpoint
+from edgesdk.train.data import load_train_data
 from edgesdk.train.evaluate import evaluate_checkpoint
+from edgesdk.train.results import data_block
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MAX_BYTES = 1_000_000
@@ -184,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         summary = json.loads((RESULTS / "default_model.json").read_text())
         write_text_atomic(Path(args.out) / MODEL_CARD.name, _card(meta, summary))
         return 0
-    result = evaluate_checkpoint(args.checkpoint, args.data, progress=False)
+    data = load_train_data(Path(args.data), progress=False)
+    result = evaluate_checkpoint(args.checkpoint, args.data, data=data, progress=False)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     artifacts: list[dict[str, Any]] = []
@@ -238,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "artifacts": artifacts,
         "bytes_total": total,
-        "data": meta.get("data", {}),
+        "data": {**data_block(data), "training": meta.get("data", {})},
     }
     write_json_atomic(RESULTS / "default_model.json", summary)
     write_text_atomic(out / MODEL_CARD.name, _card(meta, summary))

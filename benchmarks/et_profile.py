@@ -25,9 +25,14 @@ from typing import Any
 
 import torch
 
+from edgesdk.data.sources import provenance_not_mocap
 from edgesdk.io import write_json_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results" / "et_profile.json"
+# What the results file was measured on (top-level "data" and "protocol").
+PROVENANCE = provenance_not_mocap(
+    "exported .pte artifacts fed zeros", "time per operator of ExecuTorch's runtime, no accuracy"
+)
 SETUP = ("Program::load_method", "Method::init")
 
 
@@ -93,6 +98,7 @@ def main() -> int:
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "threads": 1,
         "units": "ETDump's time units (shares are unit-free)",
+        **PROVENANCE,
         "artifacts": rows,
     }
     write_json_atomic(args.out, report)

@@ -60,6 +60,7 @@ from edgesdk.quantize.calibration import eager_calls, model_inputs, windows
 from edgesdk.train import checkpoint
 from edgesdk.train.data import TrainData, load_train_data
 from edgesdk.train.evaluate import REALISTIC, evaluate_checkpoint
+from edgesdk.train.results import provenance
 from edgesdk.train.uncertainty import PerFile, paired_difference_ci95
 
 RESULTS = Path(__file__).resolve().parent / "results" / "peers.json"
@@ -283,7 +284,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         best = min(timed, key=lambda r: r["p99_ms"])
         models[name].update({k: best[k] for k in ("backend", "precision", "p50_ms", "p99_ms")})
     loads["end"] = os.getloadavg()[0]
-    return {"models": models, "load_average_1min": loads}
+    return {"models": models, "load_average_1min": loads, "provenance": provenance(data)}
 
 
 # ----------------------------------------------------------------------------- comparisons
@@ -485,6 +486,7 @@ def main() -> int:
             "'_vs_published_size': against the peer at its published layer sizes (untrained "
             "here: its cost and latency, the small variant's MPJPE)",
         },
+        **measured["provenance"],
         "models": models,
         "comparisons": comparisons,
         "wall_s": round(time.perf_counter() - started),

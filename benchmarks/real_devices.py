@@ -56,6 +56,7 @@ from edgesdk.bench.gait import (
 from edgesdk.body.rotations_numpy import from_6d
 from edgesdk.data.importers import import_recordings
 from edgesdk.data.recording import read_take
+from edgesdk.data.sources import provenance_not_mocap
 from edgesdk.data.takes import Take
 from edgesdk.io import write_json_atomic
 from edgesdk.runtime.pretrained import default_model
@@ -63,6 +64,12 @@ from edgesdk.runtime.replay import replay_take
 from edgesdk.runtime.session import Session
 
 RESULTS = Path(__file__).resolve().parent / "results" / "real_devices.json"
+# What the results file was measured on (top-level "data" and "protocol").
+PROVENANCE = provenance_not_mocap(
+    "real phone-in-pocket + watch recordings of 10 people (devices/sp-sw-har)",
+    "real recordings carry no true pose: plausibility aims (gait, knee and hip angles, turns) "
+    "instead of MPJPE",
+)
 SETTLE_NS = 3_000_000_000  # the first 3 s: devices are being calibrated
 COMBOS = {"phone+watch": ("phone", "watch"), "phone": ("phone",), "watch": ("watch",)}
 AIMS = {
@@ -258,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         {
             "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
             "artifact": args.artifact or "bundled default",
+            **PROVENANCE,
             "definitions": __doc__.split("\n\n")[1].replace("\n", " "),
             "aims": AIMS,
             "overall": overall,

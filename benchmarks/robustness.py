@@ -30,13 +30,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the engine lives with the tests
 
-from edgesdk.data.sources import bundled_data_dir  # noqa: E402
+from edgesdk.data.sources import bundled_data_dir, provenance_not_mocap  # noqa: E402
 from edgesdk.data.synth import parse_devices, synthesize_dir  # noqa: E402
 from edgesdk.io import write_json_atomic  # noqa: E402
 from tests.fuzz_cli import TARGETS, Case, Inputs, Outcome, Worker, environment, run_cases  # noqa: E402
 from tests.small_models import TinyExports  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "robustness.json"
+# What the results file was measured on (top-level "data" and "protocol").
+PROVENANCE = provenance_not_mocap(
+    "mutated copies of a bundled CMU BVH, a synthesized take, manifests and artifacts",
+    "exit codes and error lines of the command line on mutated input, no accuracy",
+)
 
 
 def main() -> int:
@@ -95,6 +100,7 @@ def main() -> int:
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count()},
         "environment": environment(),
+        **PROVENANCE,
         "seed": args.seed,
         "budget_s": args.budget_s,
         "targets": args.targets,

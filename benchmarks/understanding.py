@@ -505,6 +505,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             out = exports_section(args, data)
         out["wall_s"] = round(time.perf_counter() - started, 1)
+        if data is not None and section != "devices":
+            from edgesdk.train.results import provenance
+
+            out["data_fingerprint"] = data.fingerprint
+            results.update(provenance(data))
         results[section] = out
         results["classes"] = list(ACTIVITIES)
         write_json_atomic(path, results)

@@ -113,6 +113,8 @@ def test_pipeline_on_bundled_clips(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     )
     stages = summary["stages"]
     assert stages["data"]["clips"] == 16 and stages["data"]["split_clips"]["test"] >= 1
+    assert summary["data"]["clips"] == 16 and summary["data"]["formats"] == {"bvh": 16}
+    assert summary["protocol"] == {"devices": "realistic", "head": "slam", "text": "none"}
     assert len(stages["sensors"]["takes"]) >= 1 and Path(stages["sensors"]["gif"]).is_file()
     assert stages["baselines"]["mean_pose_mpjpe_mm"] > 0
     assert stages["teachers"]["same"]["model"] == "same-small"

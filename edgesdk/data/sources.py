@@ -170,6 +170,21 @@ def data_summary(clips: Iterable[Clip], data_dir: str | Path | None = None) -> d
     return duration_summary(((c.source or c.name, c.duration_s) for c in clips), data_dir)
 
 
+def provenance_not_mocap(source: str, why: str) -> dict[str, object]:
+    """The top-level ``data`` and ``protocol`` of a results file that reads no mocap: ``source``
+    says what it reads (real device recordings, exported artifacts, mutated files), ``why``
+    why no evaluation protocol applies.
+
+    Example:
+        >>> provenance_not_mocap("exported artifacts", "operator timing, no accuracy")["protocol"]
+        'not applicable: operator timing, no accuracy'
+    """
+    return {
+        "data": {"mocap_clips": 0, "source": source},
+        "protocol": f"not applicable: {why}",
+    }
+
+
 def duration_summary(
     files: Iterable[tuple[str | Path, float]], data_dir: str | Path | None = None
 ) -> dict[str, object]:

@@ -185,3 +185,13 @@ def data_block(data: TrainData) -> dict[str, Any]:
         "test_frames": test_frames,
         "fingerprint": data.fingerprint,
     }
+
+
+def provenance(data: TrainData, protocol: Any = REALISTIC) -> dict[str, Any]:
+    """The top-level ``data`` and ``protocol`` of a results file whose figures were measured on
+    the mocap set ``data`` under ``protocol`` (a ``Protocol``, or a line saying why none applies,
+    e.g. a timing or a calibration figure on that set)."""
+    return {
+        "data": data_block(data),
+        "protocol": protocol.to_json() if hasattr(protocol, "to_json") else protocol,
+    }
