@@ -143,10 +143,22 @@ def demo_table(results: Path = RESULTS) -> str:
     arts = [a for f in d["stages"]["export"].values() for a in f["artifacts"].values()]
     ran = [a for a in arts if a.get("ran") is True]
     deltas = [a["mpjpe_delta_mm"] for a in ran if "int8" in a["artifact"]]
+    machine = d["machine"]
+    load = (
+        f", load {machine['load_avg_1m_before']:g} before and {machine['load_avg_1m_after']:g} "
+        "after"
+        if isinstance(machine, dict)
+        else ""
+    )
+    make = (
+        "from a fresh clone, installing `.venv`"
+        if d.get("make_includes_install")
+        else "with `.venv` installed; a fresh `.venv` adds about 3 min here"
+    )
     lines = [
         f"On the shared set ({data['clips']} clips, {data['minutes']} min; clip cache warm) "
         f"the pipeline took {d['wall_s'] / 60:.1f} min on 2 cores ({d['make_wall_s'] / 60:.1f} "
-        f"min for `make demo` with `.venv` installed; a fresh `.venv` adds about 3 min here); "
+        f"min for `make demo` {make}{load}); "
         f"{sum(a['passed'] for a in arts)} of {len(arts)} artifacts passed validation "
         f"({len(ran)} run in their runtime here, the rest spec-checked; int8 deltas "
         f"{min(deltas):+.2f} to {max(deltas):+.2f} mm), "
