@@ -28,6 +28,7 @@ import json
 import shlex
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,14 @@ RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE))
 
 from edgesdk.io import write_json_atomic  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Where:
+    """The mocap folder of this run and the results folder being stamped."""
+
+    data_dir: Path
+    results: Path
 
 
 def _script(name: str) -> Any:
@@ -48,8 +57,8 @@ def _mocap(data: Any) -> dict[str, Any]:
     return provenance(data)
 
 
-def _peers(old: dict[str, Any], data: Any, data_dir: Path) -> tuple[dict[str, Any], str]:
-    reference = json.loads((RESULTS / "default_model.json").read_text())
+def _peers(old: dict[str, Any], data: Any, where: Where) -> tuple[dict[str, Any], str]:
+    reference = json.loads((where.results / "default_model.json").read_text())
     if reference["data"]["fingerprint"] != data.fingerprint:
         raise ValueError("default_model.json was measured on another data set")
     want = reference["mean_pose_mpjpe_mm"]
@@ -60,7 +69,7 @@ def _peers(old: dict[str, Any], data: Any, data_dir: Path) -> tuple[dict[str, An
     return _mocap(data), f"mean-pose MPJPE of {len(got)} models = {want} mm (default_model.json)"
 
 
-def _understanding(old: dict[str, Any], data: Any, data_dir: Path) -> tuple[dict[str, Any], str]:
+def _understanding(old: dict[str, Any], data: Any, where: Where) -> tuple[dict[str, Any], str]:
     from edgesdk.models import create_model
 
     understanding = _script("understanding")
@@ -89,7 +98,7 @@ def _understanding(old: dict[str, Any], data: Any, data_dir: Path) -> tuple[dict
     return block, f"held-out windows per setup = {counts} ({len(checked)} rows)"
 
 
-def _default_model(old: dict[str, Any], data: Any, data_dir: Path) -> tuple[dict[str, Any], str]:
+def _default_model(old: dict[str, Any], data: Any, where: Where) -> tuple[dict[str, Any], str]:
     from edgesdk.train.results import data_block
 
     training = old["data"]
@@ -100,7 +109,7 @@ def _default_model(old: dict[str, Any], data: Any, data_dir: Path) -> tuple[dict
     )
 
 
-def _calibration(old: dict[str, Any], data: Any, data_dir: Path) -> tuple[dict[str, Any], str]:
+def _calibration(old: dict[str, Any], data: Any, where: Where) -> tuple[dict[str, Any], str]:
     from edgesdk.data.sources import data_summary
     from edgesdk.data.windows import split_by_file
     from edgesdk.train.data import load_clips_cached
@@ -108,12 +117,12 @@ def _calibration(old: dict[str, Any], data: Any, data_dir: Path) -> tuple[dict[s
     calibration = _script("calibration")
     if old.get("data_fingerprint") != data.fingerprint:
         raise ValueError(f"data fingerprint {old.get('data_fingerprint')} != {data.fingerprint}")
-    clips, fingerprint = load_clips_cached(data_dir, progress=False)  # as calibration.py
+    clips, fingerprint = load_clips_cached(where.data_dir, progress=False)  # as calibration.py
     _, _, test = split_by_file(clips)
     min_s = 3.0  # calibration.py's --min-clip-s default; the recorded command does not set it
     block = {
         "data": {
-            **data_summary(clips, data_dir),
+            **data_summary(clips, where.data_dir),
             "fingerprint": fingerprint,
             "test_clips_used": sum(c.duration_s >= min_s for c in test),
         },
@@ -123,18 +132,18 @@ def _calibration(old: dict[str, Any], data: Any, data_dir: Path) -> tuple[dict[s
     return block, "its recorded data fingerprint is this data set's"
 
 
-def _constant(module: str) -> Callable[[dict[str, Any], Any, Path], tuple[dict[str, Any], str]]:
-    def check(old: dict[str, Any], data: Any, data_dir: Path) -> tuple[dict[str, Any], str]:
+def _constant(module: str) -> Callable[[dict[str, Any], Any, Where], tuple[dict[str, Any], str]]:
+    def check(old: dict[str, Any], data: Any, where: Where) -> tuple[dict[str, Any], str]:
         return dict(_script(module).PROVENANCE), "reads no mocap"
 
     return check
 
 
-def _data_info(old: dict[str, Any], data: Any, data_dir: Path) -> tuple[dict[str, Any], str]:
+def _data_info(old: dict[str, Any], data: Any, where: Where) -> tuple[dict[str, Any], str]:
     return {"protocol": _script("data_info").PROTOCOL}, "its data block is already recorded"
 
 
-def _data_speed(old: dict[str, Any], data: Any, data_dir: Path) -> tuple[dict[str, Any], str]:
+def _data_speed(old: dict[str, Any], data: Any, where: Where) -> tuple[dict[str, Any], str]:
     source = shlex.split(old["command"])
     folder = source[source.index("--data") + 1] if "--data" in source else "default"
     block = {
@@ -150,7 +159,7 @@ def _complete(result: dict[str, Any]) -> bool:
     return "protocol" in result and any(isinstance(n, int) for n in counts)
 
 
-CHECKS: dict[str, Callable[[dict[str, Any], Any, Path], tuple[dict[str, Any], str]]] = {
+CHECKS: dict[str, Callable[[dict[str, Any], Any, Where], tuple[dict[str, Any], str]]] = {
     "peers.json": _peers,
     "understanding.json": _understanding,
     "calibration.json": _calibration,
@@ -178,12 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for name, check in CHECKS.items():
         path = args.results / name
+        if not path.is_file():
+            print(f"{name}: not in {args.results}, skipped")
+            continue
         old = json.loads(path.read_text())
         if _complete(old):
             print(f"{name}: has data and protocol, left alone")
             continue
         try:
-            block, why = check(old, data, Path(args.data))
+            block, why = check(old, data, Where(Path(args.data), args.results))
         except (ValueError, KeyError) as exc:
             failed.append(name)
             print(f"{name}: not stamped: {exc}")
