@@ -125,11 +125,18 @@ def teachers_table(results: Path) -> str:
             f"**{_mm(e['overall']['mpjpe_mm'], e['ci95_mpjpe_mm'])}** | {_seeds(e)} | "
             f"{_mm(e['clean']['overall']['mpjpe_mm'], e['clean']['ci95_mpjpe_mm'])} | "
             f"{_diff(e.get('realism_cost_mpjpe_mm'))} | {_mm(oracle)} | "
-            f"{_mm(vs.get('mlp_mpjpe_mm'))} ({vs.get('baseline', '-')}) | "
+            f"{_mm(vs.get('mlp_mpjpe_mm'))} ({_baseline(vs, models)}) | "
             f"{_diff(vs.get('teacher_minus_mlp_mpjpe_mm'))} | "
             f"{_mm(e['mean_pose']['overall']['mpjpe_mm'])} |"
         )
     return "\n".join(lines)
+
+
+def _baseline(vs: dict[str, Any], models: dict[str, Any]) -> str:
+    """The MLP's name, and its seeds' mean and spread when it has several."""
+    name = vs.get("baseline", "-")
+    seeds = models.get(name, {}).get("seeds")
+    return f"{name}; seeds {_seeds(models[name])}" if seeds else name
 
 
 def _paper_ratios(e: dict[str, Any], family: str, teachers: dict[str, Any]) -> str:
@@ -154,7 +161,12 @@ def students_table(results: Path) -> str:
         "`step` ms |",
         "|" + " --- |" * 11,
     ]
-    for name in STUDENTS:
+    others = sorted(  # measured variants (the -tiny students) after the defaults
+        k
+        for k, v in students.items()
+        if k not in STUDENTS and "protocol" in v.get("ground_truth_only", {})
+    )
+    for name in [*STUDENTS, *others]:
         e = students.get(name, {})
         gt, dist = e.get("ground_truth_only"), e.get("privileged_distilled")
         if not gt or "protocol" not in gt:
