@@ -78,6 +78,9 @@ def test_every_model_row_has_protocol_and_interval(name: str) -> None:
         assert lo < hi, f"{name}: {model} interval {lo, hi}"
 
 
-def test_students_file_has_no_stale_rows() -> None:
-    stale = [k for k, v in _load(RESULTS / "students.json")["students"].items() if "stale" in v]
-    assert not stale, stale
+@pytest.mark.parametrize(
+    ("name", "key"), [("students.json", "students"), ("numerics.json", "models")]
+)
+def test_no_stale_rows(name: str, key: str) -> None:
+    stale = [k for k, v in _load(RESULTS / name)[key].items() if "stale" in v]
+    assert not stale, f"{name}: {stale} measured on another data set"
