@@ -126,7 +126,7 @@ def teachers_table(results: Path) -> str:
             f"{_mm(e['clean']['overall']['mpjpe_mm'], e['clean']['ci95_mpjpe_mm'])} | "
             f"{_diff(e.get('realism_cost_mpjpe_mm'))} | {_mm(oracle)} | "
             f"{_mm(vs.get('mlp_mpjpe_mm'))} ({_baseline(vs, models)}) | "
-            f"{_diff(vs.get('teacher_minus_mlp_mpjpe_mm'))} | "
+            f"{_diff(vs.get('teacher_minus_mlp_mpjpe_mm'))}{_over_seeds(vs)} | "
             f"{_mm(e['mean_pose']['overall']['mpjpe_mm'])} |"
         )
     return "\n".join(lines)
@@ -137,6 +137,12 @@ def _baseline(vs: dict[str, Any], models: dict[str, Any]) -> str:
     name = vs.get("baseline", "-")
     seeds = models.get(name, {}).get("seeds")
     return f"{name}; seeds {_seeds(models[name])}" if seeds else name
+
+
+def _over_seeds(vs: dict[str, Any]) -> str:
+    """Teacher minus MLP per training seed (seed i against seed i): mean ± sd."""
+    o = vs.get("over_seeds")
+    return f"; per seed {o['mean']:+.1f} ± {o['std']:.1f} (n={o['seeds']})" if o else ""
 
 
 def _paper_ratios(e: dict[str, Any], family: str, teachers: dict[str, Any]) -> str:

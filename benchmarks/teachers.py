@@ -39,6 +39,7 @@ from edgesdk.train.data import TrainData, load_train_data
 from edgesdk.train.evaluate import CLEAN, REALISTIC
 from edgesdk.train.results import data_block, evaluation, headline, paired, seeds_block
 from edgesdk.train.trainer import TrainConfig, train
+from edgesdk.train.uncertainty import seed_spread
 
 RESULTS = Path(__file__).resolve().parent / "results" / "teachers.json"
 
@@ -174,7 +175,21 @@ def build(out: Path, data: TrainData, args: argparse.Namespace) -> dict[str, dic
             b = evaluation(checkpoint_dir(out, baseline, 0), args.data, data, cached_only=True)
             assert t is not None and b is not None
             models[teacher]["vs_baselines"] = _versus(models[teacher], t, b)
+            both = _seed_pairs(models[teacher], models[baseline])
+            if len(both) > 1:  # seed i of the teacher against seed i of its MLP
+                models[teacher]["vs_baselines"]["over_seeds"] = {
+                    **seed_spread([d for _, d in both]),
+                    "what": "teacher minus MLP MPJPE (realistic) per training seed",
+                    "per_seed": {str(s): round(d, 2) for s, d in both},
+                }
     return models
+
+
+def _seed_pairs(teacher: dict[str, Any], baseline: dict[str, Any]) -> list[tuple[int, float]]:
+    """(seed, teacher minus MLP MPJPE) for every seed both were trained and evaluated with."""
+    t = teacher.get("seeds", {}).get("per_seed", {})
+    b = baseline.get("seeds", {}).get("per_seed", {})
+    return [(int(s), t[s]["mpjpe_mm"] - b[s]["mpjpe_mm"]) for s in sorted(t) if s in b]
 
 
 def main() -> int:
