@@ -47,10 +47,6 @@ class Where:
     results: Path
 
 
-def _script(name: str) -> Any:
-    return importlib.import_module(name)
-
-
 def _mocap(data: Any) -> dict[str, Any]:
     from edgesdk.train.results import provenance
 
@@ -72,7 +68,7 @@ def _peers(old: dict[str, Any], data: Any, where: Where) -> tuple[dict[str, Any]
 def _understanding(old: dict[str, Any], data: Any, where: Where) -> tuple[dict[str, Any], str]:
     from edgesdk.models import create_model
 
-    understanding = _script("understanding")
+    understanding = importlib.import_module("understanding")
     counts = {
         name: len(ds)
         for name, ds in understanding._setups(create_model("ego4o-student"), data).items()
@@ -110,37 +106,28 @@ def _default_model(old: dict[str, Any], data: Any, where: Where) -> tuple[dict[s
 
 
 def _calibration(old: dict[str, Any], data: Any, where: Where) -> tuple[dict[str, Any], str]:
-    from edgesdk.data.sources import data_summary
-    from edgesdk.data.windows import split_by_file
-    from edgesdk.train.data import load_clips_cached
-
-    calibration = _script("calibration")
+    calibration = importlib.import_module("calibration")
     if old.get("data_fingerprint") != data.fingerprint:
         raise ValueError(f"data fingerprint {old.get('data_fingerprint')} != {data.fingerprint}")
-    clips, fingerprint = load_clips_cached(where.data_dir, progress=False)  # as calibration.py
-    _, _, test = split_by_file(clips)
-    min_s = 3.0  # calibration.py's --min-clip-s default; the recorded command does not set it
-    block = {
-        "data": {
-            **data_summary(clips, where.data_dir),
-            "fingerprint": fingerprint,
-            "test_clips_used": sum(c.duration_s >= min_s for c in test),
-        },
-        "protocol": calibration.PROTOCOL,
-    }
+    # The recorded command does not set --min-clip-s: calibration.py's default pool.
+    _, block = calibration.held_out(where.data_dir)
     old.pop("data_fingerprint")
-    return block, "its recorded data fingerprint is this data set's"
+    return {"data": block, "protocol": calibration.PROTOCOL}, (
+        "its recorded data fingerprint is this data set's"
+    )
 
 
 def _constant(module: str) -> Callable[[dict[str, Any], Any, Where], tuple[dict[str, Any], str]]:
     def check(old: dict[str, Any], data: Any, where: Where) -> tuple[dict[str, Any], str]:
-        return dict(_script(module).PROVENANCE), "reads no mocap"
+        return dict(importlib.import_module(module).PROVENANCE), "reads no mocap"
 
     return check
 
 
 def _data_info(old: dict[str, Any], data: Any, where: Where) -> tuple[dict[str, Any], str]:
-    return {"protocol": _script("data_info").PROTOCOL}, "its data block is already recorded"
+    return {
+        "protocol": importlib.import_module("data_info").PROTOCOL
+    }, "its data block is already recorded"
 
 
 def _data_speed(old: dict[str, Any], data: Any, where: Where) -> tuple[dict[str, Any], str]:
@@ -148,7 +135,7 @@ def _data_speed(old: dict[str, Any], data: Any, where: Where) -> tuple[dict[str,
     folder = source[source.index("--data") + 1] if "--data" in source else "default"
     block = {
         "data": {"mocap_files_read": old["inputs"]["bvh_files"], "source": folder},
-        "protocol": _script("data_speed").PROTOCOL,
+        "protocol": importlib.import_module("data_speed").PROTOCOL,
     }
     return block, "timing only; files read as recorded in its inputs"
 

@@ -46,6 +46,7 @@ from edgesdk.runtime.session import Session, SessionConfig
 from edgesdk.train.data import load_clips_cached
 
 RESULTS = Path(__file__).resolve().parent / "results" / "calibration.json"
+MIN_CLIP_S = 3.0  # the shortest held-out clip a scenario repeats
 PROTOCOL = (
     "not applicable: calibration of simulated phone + watch sessions (the realistic device "
     "model), no pose model"
@@ -205,25 +206,33 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def held_out(data_dir: Path, min_clip_s: float = MIN_CLIP_S) -> tuple[list[Any], dict[str, Any]]:
+    """The test split's clips of at least ``min_clip_s`` (the scenarios' pool) and the results
+    file's ``data`` block: the whole set's summary, its fingerprint and the pool's size."""
+    clips, fingerprint = load_clips_cached(data_dir, progress=False)
+    _, _, test = split_by_file(clips)
+    pool = [c for c in test if c.duration_s >= min_clip_s]
+    data = {
+        **data_summary(clips, data_dir),
+        "fingerprint": fingerprint,
+        "test_clips_used": len(pool),
+    }
+    return pool, data
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="mocap folder")
     parser.add_argument("--scenarios", type=int, default=60)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--min-clip-s", type=float, default=3.0)
+    parser.add_argument("--min-clip-s", type=float, default=MIN_CLIP_S)
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    clips, fingerprint = load_clips_cached(Path(args.data), progress=False)
-    _, _, test = split_by_file(clips)
-    pool = [c for c in test if c.duration_s >= args.min_clip_s]
+    pool, data = held_out(Path(args.data), args.min_clip_s)
     started = time.perf_counter()
     results: dict[str, Any] = {
         "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-        "data": {
-            **data_summary(clips, args.data),
-            "fingerprint": fingerprint,
-            "test_clips_used": len(pool),
-        },
+        "data": data,
         "protocol": PROTOCOL,
         "scenarios": args.scenarios,
         "seconds": args.seconds,

@@ -143,13 +143,8 @@ def demo_table(results: Path = RESULTS) -> str:
     arts = [a for f in d["stages"]["export"].values() for a in f["artifacts"].values()]
     ran = [a for a in arts if a.get("ran") is True]
     deltas = [a["mpjpe_delta_mm"] for a in ran if "int8" in a["artifact"]]
-    machine = d["machine"]
-    load = (
-        f", load {machine['load_avg_1m_before']:g} before and {machine['load_avg_1m_after']:g} "
-        "after"
-        if isinstance(machine, dict)
-        else ""
-    )
+    before, after = d["machine"]["load_avg_1m_before"], d["machine"]["load_avg_1m_after"]
+    load = f", load {before:g} before and {after:g} after"  # benchmarks/demo.py's record
     make = (
         "from a fresh clone, installing `.venv`"
         if d.get("make_includes_install")

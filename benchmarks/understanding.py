@@ -488,8 +488,10 @@ def main(argv: list[str] | None = None) -> int:
     data = None
     if set(args.sections) & {"coverage", "teacher", "students", "exports"}:
         from edgesdk.train.data import load_train_data
+        from edgesdk.train.results import provenance
 
         data = load_train_data(Path(args.data), progress=False)
+        results.update(provenance(data))
     for section in args.sections:
         started = time.perf_counter()
         if section == "teacher":
@@ -506,10 +508,7 @@ def main(argv: list[str] | None = None) -> int:
             out = exports_section(args, data)
         out["wall_s"] = round(time.perf_counter() - started, 1)
         if data is not None and section != "devices":
-            from edgesdk.train.results import provenance
-
             out["data_fingerprint"] = data.fingerprint
-            results.update(provenance(data))
         results[section] = out
         results["classes"] = list(ACTIVITIES)
         write_json_atomic(path, results)

@@ -22,7 +22,8 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _mocap_files() -> dict[str, dict[str, Any]]:
-    return {p.name: _load(p) for p in FILES if "fingerprint" in _load(p).get("data", {})}
+    loaded = {p.name: _load(p) for p in FILES}
+    return {name: r for name, r in loaded.items() if "fingerprint" in r.get("data", {})}
 
 
 def test_the_results_folder_is_not_empty() -> None:
